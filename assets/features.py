@@ -1,0 +1,39 @@
+"""Features: point-in-time customer features for training and serving."""
+
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from assets.metadata import write_metadata
+from assets.partitions import between, daily_partitions, days, partition_dates, single_run
+from assets.transforms import features as t
+from resources.delta import DeltaLakeResource
+
+
+@asset(
+    key=["features", "customer_features"],
+    deps=[AssetKey(["silver", "orders"]), AssetKey(["silver", "customers"])],
+    group_name="features",
+    kinds={"spark", "delta"},
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
+    """Per customer and as-of day: recency, frequency, monetary value, tenure, 30/90-day spend,
+    average basket and city, using only data known by the end of the as-of day."""
+    start, end = partition_dates(context)
+    as_of = delta.session.createDataFrame([(d,) for d in days(start, end)], "as_of_date date")
+    known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
+    features = t.customer_features(
+        delta.read("silver/orders", known_by_end), delta.read("silver/customers"), as_of
+    ).cache()
+    try:
+        rows = features.count()
+        commit = delta.replace_where(
+            features, "features/customer_features", between("as_of_date", start, end), ["as_of_date"]
+        )
+    finally:
+        features.unpersist()
+    return MaterializeResult(metadata=write_metadata(commit, features.schema, rows))
+
+
+feature_assets = [customer_features]

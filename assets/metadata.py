@@ -1,0 +1,30 @@
+"""Materialization metadata the UI shows for every table write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import MetadataValue, TableColumn, TableSchema
+from pyspark.sql.types import StructType
+
+from resources.delta import DeltaCommit
+
+
+def column_schema(schema: StructType) -> TableSchema:
+    return TableSchema(
+        columns=[TableColumn(name=f.name, type=f.dataType.simpleString()) for f in schema.fields]
+    )
+
+
+def write_metadata(commit: DeltaCommit, schema: StructType, rows: int, **extra: Any) -> dict[str, Any]:
+    """Row count, schema, Delta version and the commit's operation metrics."""
+    metadata: dict[str, Any] = {
+        "dagster/row_count": int(rows),
+        "dagster/uri": MetadataValue.path(commit.uri),
+        "dagster/column_schema": column_schema(schema),
+        "delta_version": commit.version,
+        "delta_operation": commit.operation,
+    }
+    metadata.update({f"delta_{name}": value for name, value in sorted(commit.metrics.items())})
+    metadata.update({k: v for k, v in extra.items() if v is not None})
+    return metadata

@@ -1,0 +1,212 @@
+"""Silver: typed, validated, deduplicated, conformed tables and their quarantines.
+
+Rows that break a row-level rule go to the layer's ``quarantine_*`` table with
+the rule's name; rows in = rows out + rows quarantined, recorded on every
+materialization and checked by a blocking asset check.
+"""
+
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from assets.metadata import write_metadata
+from assets.partitions import between, daily_partitions, partition_dates, single_run
+from assets.transforms import silver as t
+from assets.transforms.rules import RULE, passed, quarantine_rows
+from resources.delta import DeltaLakeResource
+
+GROUP = "silver"
+KINDS = {"spark", "delta"}
+
+SILVER_ORDERS = AssetKey(["silver", "orders"])
+QUARANTINE_ORDERS = AssetKey(["silver", "quarantine_orders"])
+SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
+QUARANTINE_CUSTOMERS = AssetKey(["silver", "quarantine_customers"])
+SILVER_PRODUCTS = AssetKey(["silver", "products"])
+QUARANTINE_PRODUCTS = AssetKey(["silver", "quarantine_products"])
+
+
+def rule_counts(checked: DataFrame) -> dict[str, int]:
+    """Rows per outcome (``passed`` or the failed rule); computing it fills the cache."""
+    return {
+        (row[RULE] or "passed"): int(row["count"]) for row in checked.groupBy(RULE).count().collect()
+    }
+
+
+def accounting(counts: dict[str, int], rows_out: int) -> dict:
+    rows_in = sum(counts.values())
+    quarantined = rows_in - counts.get("passed", 0)
+    return {
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "rows_quarantined": quarantined,
+        "quarantine_by_rule": MetadataValue.json({k: v for k, v in sorted(counts.items()) if k != "passed"}),
+    }
+
+
+@multi_asset(
+    name="silver_orders",
+    specs=[
+        AssetSpec(
+            SILVER_ORDERS,
+            group_name=GROUP,
+            kinds=KINDS,
+            deps=[AssetKey(["bronze", "orders"]), SILVER_CUSTOMERS, SILVER_PRODUCTS],
+            description=(
+                "One row per order line, keyed by (order_id, line_no): typed, validated against known "
+                "customers and products, deduplicated (earliest landing wins), merged idempotently."
+            ),
+        ),
+        AssetSpec(
+            QUARANTINE_ORDERS,
+            group_name=GROUP,
+            kinds=KINDS,
+            deps=[AssetKey(["bronze", "orders"])],
+            description="Order lines that broke a rule, with the rule and the whole record as JSON.",
+        ),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
+    start, end = partition_dates(context)
+    slice_ = between("_landed_date", start, end)
+    lines = t.explode_order_lines(delta.read("bronze/orders", slice_))
+    existing = delta.read_or_empty("silver/orders", t.EXISTING_ORDER_KEYS_SCHEMA).select(
+        *t.ORDER_LINE_KEY, "_landed_date"
+    )
+    checked = t.validate_order_lines(
+        lines,
+        known_customer_ids=delta.read("silver/customers").select("customer_id"),
+        known_product_ids=delta.read("silver/products").select("product_id"),
+        existing_keys=existing,
+    ).cache()
+    try:
+        counts = rule_counts(checked)
+        valid = t.conform_order_lines(passed(checked))
+        commit = delta.merge(
+            valid,
+            "silver/orders",
+            t.ORDER_LINE_KEY,
+            change_column="_row_hash",
+            delete_missing_where=between("t._landed_date", start, end),
+        )
+        quarantine = quarantine_rows(
+            checked, ["order_id", "line_no", "customer_id", "product_id"], ["_landed_date", "_source_file"]
+        ).withColumn("_run_id", F.lit(context.run_id))
+        q_commit = delta.replace_where(quarantine, "silver/quarantine_orders", slice_)
+    finally:
+        checked.unpersist()
+    summary = accounting(counts, counts.get("passed", 0))
+    context.log.info(
+        f"silver_orders {start}..{end}: in={summary['rows_in']} out={summary['rows_out']} "
+        f"quarantined={summary['rows_quarantined']}"
+    )
+    yield MaterializeResult(
+        asset_key=SILVER_ORDERS,
+        metadata=write_metadata(commit, valid.schema, summary["rows_out"], **summary),
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE_ORDERS,
+        metadata=write_metadata(q_commit, quarantine.schema, summary["rows_quarantined"]),
+    )
+
+
+@multi_asset(
+    name="silver_customers",
+    specs=[
+        AssetSpec(
+            SILVER_CUSTOMERS,
+            group_name=GROUP,
+            kinds=KINDS,
+            deps=[AssetKey(["bronze", "customers"])],
+            description=(
+                "Customer dimension, SCD type 2: one row per version with valid_from / valid_to / "
+                "is_current, rebuilt in update-time order so re-runs and late records give the same history."
+            ),
+        ),
+        AssetSpec(
+            QUARANTINE_CUSTOMERS,
+            group_name=GROUP,
+            kinds=KINDS,
+            deps=[AssetKey(["bronze", "customers"])],
+            description="Customer records that broke a rule, with the rule and the record as JSON.",
+        ),
+    ],
+    backfill_policy=single_run,
+)
+def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
+    checked = t.validate_customer_records(delta.read("bronze/customers")).cache()
+    try:
+        counts = rule_counts(checked)
+        history = t.customer_history(t.mark_unchanged(passed(checked))).cache()
+        versions = history.count()
+        commit = delta.merge(
+            history,
+            "silver/customers",
+            ["customer_id", "valid_from"],
+            change_column="_row_hash",
+            delete_missing_where="true",
+        )
+        quarantine = quarantine_rows(checked, ["customer_id"], ["_landed_date", "_source_file"])
+        q_commit = delta.overwrite(quarantine, "silver/quarantine_customers")
+        current = history.where("is_current").count()
+    finally:
+        checked.unpersist()
+    summary = accounting(counts, counts.get("passed", 0))
+    summary.update(versions=versions, current_customers=current)
+    history.unpersist()
+    yield MaterializeResult(
+        asset_key=SILVER_CUSTOMERS, metadata=write_metadata(commit, history.schema, versions, **summary)
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE_CUSTOMERS,
+        metadata=write_metadata(q_commit, quarantine.schema, summary["rows_quarantined"]),
+    )
+
+
+@multi_asset(
+    name="silver_products",
+    specs=[
+        AssetSpec(
+            SILVER_PRODUCTS,
+            group_name=GROUP,
+            kinds=KINDS,
+            deps=[AssetKey(["bronze", "products"])],
+            description="Product catalogue, latest version of each product (type 1).",
+        ),
+        AssetSpec(
+            QUARANTINE_PRODUCTS,
+            group_name=GROUP,
+            kinds=KINDS,
+            deps=[AssetKey(["bronze", "products"])],
+            description="Product records that broke a rule, with the rule and the record as JSON.",
+        ),
+    ],
+    backfill_policy=single_run,
+)
+def silver_products(context: AssetExecutionContext, delta: DeltaLakeResource):
+    checked = t.validate_product_records(delta.read("bronze/products")).cache()
+    try:
+        counts = rule_counts(checked)
+        current = t.current_products(passed(checked))
+        commit = delta.merge(
+            current, "silver/products", ["product_id"], change_column="_row_hash", delete_missing_where="true"
+        )
+        quarantine = quarantine_rows(checked, ["product_id"], ["_landed_date", "_source_file"])
+        q_commit = delta.overwrite(quarantine, "silver/quarantine_products")
+    finally:
+        checked.unpersist()
+    summary = accounting(counts, counts.get("passed", 0))
+    products = delta.read("silver/products").count()
+    yield MaterializeResult(
+        asset_key=SILVER_PRODUCTS, metadata=write_metadata(commit, current.schema, products, **summary)
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE_PRODUCTS,
+        metadata=write_metadata(q_commit, quarantine.schema, summary["rows_quarantined"]),
+    )
+
+
+silver_assets = [silver_orders, silver_customers, silver_products]

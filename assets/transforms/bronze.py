@@ -1,0 +1,103 @@
+"""Bronze: landed text parsed as it is, with where and when it came from.
+
+Nothing is dropped here. A line that does not parse becomes a reject row that
+keeps its raw text and the reason, so bronze rows + rejects = landed lines.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+CORRUPT = "_corrupt_record"
+
+ORDER_SCHEMA = T.StructType(
+    [
+        T.StructField("order_id", T.StringType()),
+        T.StructField("customer_id", T.StringType()),
+        T.StructField("order_ts", T.StringType()),
+        T.StructField("channel", T.StringType()),
+        T.StructField("currency", T.StringType()),
+        T.StructField(
+            "items",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        T.StructField("line_no", T.IntegerType()),
+                        T.StructField("product_id", T.StringType()),
+                        T.StructField("quantity", T.IntegerType()),
+                        T.StructField("unit_price", T.DoubleType()),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
+
+CUSTOMER_COLUMNS = ["customer_id", "name", "email", "address", "city", "signup_date", "updated_at"]
+PRODUCT_COLUMNS = ["product_id", "name", "category", "unit_price"]
+
+REJECT_SCHEMA = (
+    "source string, raw_record string, reason string, _source_file string, "
+    "_landed_date date, _ingested_at timestamp, _run_id string"
+)
+
+
+def landed_date(path: Column) -> Column:
+    """The landing day encoded in a file path (``.../date=YYYY-MM-DD/...``)."""
+    return F.to_date(F.regexp_extract(path, r"date=(\d{4}-\d{2}-\d{2})", 1))
+
+
+def _ingestion_columns(run_id: str) -> list[Column]:
+    return [
+        landed_date(F.col("_source_file")).alias("_landed_date"),
+        F.current_timestamp().alias("_ingested_at"),
+        F.lit(run_id).alias("_run_id"),
+    ]
+
+
+def parse_order_lines(raw_lines: DataFrame, run_id: str) -> DataFrame:
+    """JSON lines (``value``, ``_source_file``) -> parsed orders plus ``_corrupt_record``.
+
+    ``_corrupt_record`` holds the raw text of a line that is not valid JSON or
+    does not fit the order schema; it is null for good lines.
+    """
+    schema = T.StructType([*ORDER_SCHEMA.fields, T.StructField(CORRUPT, T.StringType())])
+    parsed = F.from_json(
+        "value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    ).alias("o")
+    return (
+        raw_lines.where(F.trim("value") != "")
+        .select(parsed, "value", "_source_file")
+        .select(
+            *[F.col(f"o.{f.name}") for f in ORDER_SCHEMA.fields],
+            # from_json nulls the whole struct for some malformed input; keep the raw text then too
+            F.when(F.col("o").isNull() | F.col(f"o.{CORRUPT}").isNotNull(), F.col("value")).alias(CORRUPT),
+            "_source_file",
+            *_ingestion_columns(run_id),
+        )
+    )
+
+
+def csv_records(parsed_csv: DataFrame, run_id: str) -> DataFrame:
+    """CSV rows read with a ``_corrupt_record`` column -> rows with ingestion metadata."""
+    return parsed_csv.select("*", *_ingestion_columns(run_id))
+
+
+def accepted(records: DataFrame) -> DataFrame:
+    """The rows that parsed, without the corrupt-record column."""
+    return records.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
+
+
+def rejected(records: DataFrame, source: str, reason: str) -> DataFrame:
+    """The rows that did not parse, as reject rows with raw text and reason."""
+    return records.where(F.col(CORRUPT).isNotNull()).select(
+        F.lit(source).alias("source"),
+        F.col(CORRUPT).alias("raw_record"),
+        F.lit(reason).alias("reason"),
+        "_source_file",
+        "_landed_date",
+        "_ingested_at",
+        "_run_id",
+    )

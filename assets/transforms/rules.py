@@ -1,0 +1,50 @@
+"""Row-level rules: every row either passes or names the first rule it broke."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+RULE = "_rule"
+
+
+def first_failed_rule(rules: Sequence[tuple[str, Column]]) -> Column:
+    """The name of the first rule whose failure condition holds, else null.
+
+    A condition that evaluates to null (a comparison with a missing value)
+    counts as passing; each rule about missing values says so explicitly.
+    """
+    result = F.lit(None).cast("string")
+    for name, failed in reversed(rules):
+        result = F.when(F.coalesce(failed, F.lit(False)), F.lit(name)).otherwise(result)
+    return result
+
+
+def blank(column: str) -> Column:
+    return F.col(column).isNull() | (F.trim(F.col(column)) == "")
+
+
+def row_hash(columns: Sequence[str]) -> Column:
+    """A content hash, so MERGE can skip rows that did not change."""
+    return F.sha2(F.concat_ws("\u241f", *[F.coalesce(F.col(c).cast("string"), F.lit("\u2400")) for c in columns]), 256)
+
+
+def passed(df: DataFrame) -> DataFrame:
+    return df.where(F.col(RULE).isNull()).drop(RULE)
+
+
+def failed(df: DataFrame) -> DataFrame:
+    return df.where(F.col(RULE).isNotNull())
+
+
+def quarantine_rows(df: DataFrame, key_columns: Sequence[str], context_columns: Sequence[str]) -> DataFrame:
+    """Failed rows as quarantine records: keys, the rule, and the whole row as JSON."""
+    record_columns = [c for c in df.columns if c != RULE]
+    return failed(df).select(
+        *key_columns,
+        F.col(RULE).alias("rule"),
+        F.to_json(F.struct(*record_columns)).alias("record"),
+        *context_columns,
+    )

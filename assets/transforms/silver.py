@@ -1,0 +1,228 @@
+"""Silver: typed, validated, deduplicated and conformed records.
+
+Each function is a pure DataFrame -> DataFrame step. Validation marks each row
+with the first rule it broke (``_rule``); the assets split marked rows into the
+silver table and its quarantine table, so rows in = rows out + rows quarantined.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from assets.transforms.rules import RULE, blank, first_failed_rule, row_hash
+
+MONEY = "decimal(12,2)"
+
+ORDER_LINE_KEY = ["order_id", "line_no"]
+ORDER_LINE_COLUMNS = [
+    "order_id", "line_no", "customer_id", "order_ts", "order_date", "channel", "currency",
+    "product_id", "quantity", "unit_price", "line_amount",
+]
+EXISTING_ORDER_KEYS_SCHEMA = "order_id string, line_no int, _landed_date date"
+
+
+# -- orders ------------------------------------------------------------------
+def explode_order_lines(bronze_orders: DataFrame) -> DataFrame:
+    """One row per order line; an order without items keeps one row with null line fields."""
+    order_ts = F.try_to_timestamp(F.col("order_ts"))
+    return bronze_orders.select("*", F.explode_outer("items").alias("item")).select(
+        "order_id",
+        F.col("item.line_no").alias("line_no"),
+        "customer_id",
+        order_ts.alias("order_ts"),
+        F.to_date(order_ts).alias("order_date"),
+        "channel",
+        "currency",
+        F.col("item.product_id").alias("product_id"),
+        F.col("item.quantity").alias("quantity"),
+        F.col("item.unit_price").try_cast(MONEY).alias("unit_price"),
+        (F.col("item.quantity") * F.col("item.unit_price").try_cast(MONEY)).try_cast(MONEY).alias("line_amount"),
+        "_source_file",
+        "_landed_date",
+        "_ingested_at",
+    )
+
+
+def validate_order_lines(
+    lines: DataFrame,
+    known_customer_ids: DataFrame,
+    known_product_ids: DataFrame,
+    existing_keys: DataFrame,
+) -> DataFrame:
+    """Mark each order line with the first rule it breaks (``_rule``), or null.
+
+    A line is a duplicate when the same (order_id, line_no) passed every other
+    rule in an earlier-landed copy: earlier in this batch, or already in
+    silver from an earlier landing day. The earliest landing wins.
+    """
+    customers = known_customer_ids.select("customer_id", F.lit(True).alias("_customer_known")).distinct()
+    products = known_product_ids.select("product_id", F.lit(True).alias("_product_known")).distinct()
+    existing = existing_keys.select(
+        *ORDER_LINE_KEY, F.col("_landed_date").alias("_existing_landed_date")
+    )
+    checked = (
+        lines.join(customers, "customer_id", "left")
+        .join(products, "product_id", "left")
+        .withColumn(
+            RULE,
+            first_failed_rule(
+                [
+                    ("missing_order_id", blank("order_id")),
+                    ("invalid_order_ts", F.col("order_ts").isNull()),
+                    ("missing_customer_id", blank("customer_id")),
+                    ("no_line_items", F.col("line_no").isNull()),
+                    ("missing_product_id", blank("product_id")),
+                    ("non_positive_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
+                    ("negative_unit_price", F.col("unit_price").isNull() | (F.col("unit_price") < 0)),
+                    ("unknown_customer", F.col("_customer_known").isNull()),
+                    ("unknown_product", F.col("_product_known").isNull()),
+                ]
+            ),
+        )
+        .join(existing, ORDER_LINE_KEY, "left")
+    )
+    first_copy = Window.partitionBy(*ORDER_LINE_KEY, F.col(RULE).isNull()).orderBy(
+        "_landed_date", "_source_file", "_ingested_at"
+    )
+    is_duplicate = F.col(RULE).isNull() & (
+        (F.row_number().over(first_copy) > 1)
+        | F.coalesce(F.col("_existing_landed_date") < F.col("_landed_date"), F.lit(False))
+    )
+    return checked.withColumn(RULE, F.when(is_duplicate, F.lit("duplicate_order_line")).otherwise(F.col(RULE))).select(
+        *lines.columns, RULE
+    )
+
+
+def conform_order_lines(valid_lines: DataFrame) -> DataFrame:
+    """Valid lines in silver's column order, with a content hash for MERGE."""
+    columns = [*ORDER_LINE_COLUMNS, "_landed_date", "_source_file"]
+    return valid_lines.select(*columns, "_ingested_at").withColumn("_row_hash", row_hash(columns))
+
+
+# -- customers ---------------------------------------------------------------
+CUSTOMER_ATTRIBUTES = ["name", "email", "address", "city", "signup_date"]
+
+
+def validate_customer_records(bronze_customers: DataFrame) -> DataFrame:
+    """Typed customer records marked with the first rule they break."""
+    typed = bronze_customers.select(
+        F.trim("customer_id").alias("customer_id"),
+        "name",
+        F.lower(F.trim("email")).alias("email"),
+        "address",
+        "city",
+        F.col("signup_date").try_cast("date").alias("signup_date"),
+        F.try_to_timestamp(F.col("updated_at")).alias("updated_at"),
+        "_source_file",
+        "_landed_date",
+        "_ingested_at",
+    )
+    checked = typed.withColumn(
+        RULE,
+        first_failed_rule(
+            [
+                ("missing_customer_id", blank("customer_id")),
+                ("missing_email", blank("email")),
+                ("invalid_email", ~F.col("email").rlike(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")),
+                ("invalid_signup_date", F.col("signup_date").isNull()),
+                ("invalid_updated_at", F.col("updated_at").isNull()),
+            ]
+        ),
+    )
+    first_copy = Window.partitionBy("customer_id", "updated_at", F.col(RULE).isNull()).orderBy(
+        "_landed_date", "_source_file"
+    )
+    duplicate = F.col(RULE).isNull() & (F.row_number().over(first_copy) > 1)
+    return checked.withColumn(RULE, F.when(duplicate, F.lit("duplicate_record")).otherwise(F.col(RULE)))
+
+
+def mark_unchanged(valid_records: DataFrame) -> DataFrame:
+    """Flag records that repeat the customer's previous attributes (``_unchanged``).
+
+    They are accounted for but start no new version.
+    """
+    ordered = Window.partitionBy("customer_id").orderBy("updated_at")
+    attributes = row_hash(CUSTOMER_ATTRIBUTES)
+    return valid_records.withColumn("_attributes", attributes).withColumn(
+        "_unchanged", F.coalesce(F.lag("_attributes").over(ordered) == F.col("_attributes"), F.lit(False))
+    )
+
+
+def customer_history(versions: DataFrame) -> DataFrame:
+    """SCD type 2: one row per version, valid from its update until the next one.
+
+    Rebuilt from every record ever landed, ordered by ``updated_at`` rather
+    than by arrival, so a late record lands in its right place in history.
+    ``_source_records`` counts the records folded into a version (the change
+    itself plus later records that repeated it), which keeps every landed
+    record accounted for.
+    """
+    by_time = Window.partitionBy("customer_id").orderBy("updated_at")
+    numbered = versions.withColumn(
+        "_version",
+        F.sum(F.when(F.col("_unchanged"), 0).otherwise(1)).over(
+            by_time.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+        ),
+    )
+    records = numbered.groupBy("customer_id", "_version").agg(F.count("*").alias("_source_records"))
+    ordered = Window.partitionBy("customer_id").orderBy("valid_from")
+    history = (
+        numbered.where(~F.col("_unchanged"))
+        .join(records, ["customer_id", "_version"])
+        .select(
+            "customer_id", *CUSTOMER_ATTRIBUTES, F.col("updated_at").alias("valid_from"),
+            "_landed_date", "_source_records",
+        )
+        .withColumn("valid_to", F.lead("valid_from").over(ordered))
+        .withColumn("is_current", F.col("valid_to").isNull())
+    )
+    columns = [
+        "customer_id", *CUSTOMER_ATTRIBUTES, "valid_from", "valid_to", "is_current", "_landed_date", "_source_records",
+    ]
+    return history.select(*columns).withColumn("_row_hash", row_hash(columns))
+
+
+# -- products ----------------------------------------------------------------
+def validate_product_records(bronze_products: DataFrame) -> DataFrame:
+    """Typed product records marked with the first rule they break."""
+    typed = bronze_products.select(
+        F.trim("product_id").alias("product_id"),
+        "name",
+        F.lower(F.trim("category")).alias("category"),
+        F.col("unit_price").try_cast(MONEY).alias("unit_price"),
+        "_source_file",
+        "_landed_date",
+        "_ingested_at",
+    )
+    checked = typed.withColumn(
+        RULE,
+        first_failed_rule(
+            [
+                ("missing_product_id", blank("product_id")),
+                ("missing_category", blank("category")),
+                ("invalid_unit_price", F.col("unit_price").isNull() | (F.col("unit_price") < 0)),
+            ]
+        ),
+    )
+    first_copy = Window.partitionBy("product_id", "_landed_date", F.col(RULE).isNull()).orderBy("_source_file")
+    duplicate = F.col(RULE).isNull() & (F.row_number().over(first_copy) > 1)
+    return checked.withColumn(RULE, F.when(duplicate, F.lit("duplicate_record")).otherwise(F.col(RULE)))
+
+
+def current_products(valid_records: DataFrame) -> DataFrame:
+    """The latest landed version of each product (type 1: history is not kept).
+
+    ``_source_records`` counts the valid records behind the row (the latest
+    and the ones it superseded).
+    """
+    latest = Window.partitionBy("product_id").orderBy(F.col("_landed_date").desc(), F.col("_source_file").desc())
+    every = Window.partitionBy("product_id")
+    columns = ["product_id", "name", "category", "unit_price", "_landed_date", "_source_records"]
+    return (
+        valid_records.withColumn("_rank", F.row_number().over(latest))
+        .withColumn("_source_records", F.count("*").over(every))
+        .where(F.col("_rank") == 1)
+        .select(*columns)
+        .withColumn("_row_hash", row_hash(columns))
+    )

@@ -1,0 +1,73 @@
+"""The Definitions for the current environment: the one place assets meet resources.
+
+``LAKEHOUSE_ENV`` picks a row of ``RESOURCES_BY_ENV``; everything else about
+where data lives comes from ``LAKEHOUSE_ROOT`` (see resources/settings.py).
+The in-process executor runs every step of a run in one process, so the whole
+asset graph shares one SparkSession (one JVM) instead of starting one per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from dagster import Definitions, in_process_executor
+from dagster_deltalake import DeltaTableResource, LocalConfig
+
+from assets.bronze import bronze_assets, bronze_checks
+from assets.features import feature_assets
+from assets.gold import gold_assets
+from assets.quality.checks import quality_checks
+from assets.reports import report_assets
+from assets.silver import silver_assets
+from resources.delta import DeltaLakeResource
+from resources.landing import LandingZoneResource
+from resources.settings import LakehouseSettings
+from resources.spark import SparkResource
+
+
+def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseSettings], dict[str, Any]]:
+    """In-process Spark (local[*]) with Delta tables on the local filesystem."""
+
+    def resources(settings: LakehouseSettings) -> dict[str, Any]:
+        spark = SparkResource(
+            app_name=f"lakehouse-{settings.env}",
+            master="local[*]",
+            shuffle_partitions=shuffle_partitions,
+            driver_memory=driver_memory,
+        )
+        delta = DeltaLakeResource(spark=spark, root=settings.table_root)
+        return {
+            "spark": spark,
+            "delta": delta,
+            "landing": LandingZoneResource(root=settings.landing_root),
+            "daily_sales_table": DeltaTableResource(
+                url=delta.delta_rs_uri("gold/daily_sales"), storage_options=LocalConfig()
+            ),
+        }
+
+    return resources
+
+
+RESOURCES_BY_ENV: dict[str, Callable[[LakehouseSettings], dict[str, Any]]] = {
+    # A laptop: all cores, a roomy driver.
+    "local": _embedded(shuffle_partitions=8, driver_memory="4g"),
+    # CI and tests: small data, few shuffle partitions, modest memory.
+    "ci": _embedded(shuffle_partitions=2, driver_memory="2g"),
+}
+
+
+def build_definitions(settings: LakehouseSettings) -> Definitions:
+    if settings.env not in RESOURCES_BY_ENV:
+        raise ValueError(
+            f"LAKEHOUSE_ENV={settings.env!r} is not a known environment; "
+            f"choose one of: {', '.join(sorted(RESOURCES_BY_ENV))}"
+        )
+    return Definitions(
+        assets=[*bronze_assets, *silver_assets, *gold_assets, *feature_assets, *report_assets],
+        asset_checks=[*bronze_checks, *quality_checks],
+        resources=RESOURCES_BY_ENV[settings.env](settings),
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions(LakehouseSettings.from_env())
