@@ -1,0 +1,238 @@
+"""Each transformation as a pure DataFrame -> DataFrame function, on small inputs with every kind of dirt."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from assets.transforms import bronze, features, gold, silver
+from assets.transforms.rules import RULE, passed
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+FILE = "file:///landing/orders/date=2026-01-02/orders_2026-01-02_part0000.jsonl"
+FILE_DAY1 = "file:///landing/orders/date=2026-01-01/orders_2026-01-01_part0000.jsonl"
+
+
+def order(order_id="O000000001", customer_id="C0000001", ts="2026-01-02T10:00:00Z", items=None, **extra):
+    items = [{"line_no": 1, "product_id": "P00001", "quantity": 2, "unit_price": 5.5}] if items is None else items
+    return json.dumps({"order_id": order_id, "customer_id": customer_id, "order_ts": ts, "channel": "web",
+                       "currency": "EUR", "items": items, **extra})
+
+
+def bronze_orders(spark, lines, source=FILE):
+    raw = spark.createDataFrame([(line, source) for line in lines], "value string, _source_file string")
+    return bronze.parse_order_lines(raw, run_id="run-1")
+
+
+def test_parse_order_lines_keeps_malformed_lines_as_rejects(spark):
+    good = order()
+    truncated = good[:25]
+    records = bronze_orders(spark, [good, truncated, '{"order_id": 5, "items": "not-a-list"}', "   "]).cache()
+    accepted = bronze.accepted(records).collect()
+    rejected = bronze.rejected(records, "orders", "malformed").collect()
+    assert [r.order_id for r in accepted] == ["O000000001"]
+    assert accepted[0]._landed_date == date(2026, 1, 2)
+    assert accepted[0]._run_id == "run-1"
+    assert accepted[0].items[0].quantity == 2
+    # the blank line is not a record; the two bad ones are rejected with their raw text
+    assert sorted(r.raw_record for r in rejected) == sorted([truncated, '{"order_id": 5, "items": "not-a-list"}'])
+    assert {r.reason for r in rejected} == {"malformed"}
+
+
+def validate(spark, lines, existing=None, customers=("C0000001",), products=("P00001",)):
+    exploded = silver.explode_order_lines(bronze.accepted(bronze_orders(spark, lines)))
+    return silver.validate_order_lines(
+        exploded,
+        spark.createDataFrame([(c,) for c in customers], "customer_id string"),
+        spark.createDataFrame([(p,) for p in products], "product_id string"),
+        existing if existing is not None else spark.createDataFrame([], silver.EXISTING_ORDER_KEYS_SCHEMA),
+    )
+
+
+def test_every_kind_of_dirty_order_gets_its_rule(spark):
+    lines = [
+        order("O1"),  # clean, two lines below are exact duplicates of it
+        order("O1"),
+        order("O2", customer_id=None),
+        order("O3", ts=None),
+        order("O4", customer_id="C9999999"),
+        order("O5", items=[{"line_no": 1, "product_id": "P00001", "quantity": -2, "unit_price": 5.5}]),
+        order("O6", items=[]),
+        order("O7", items=[{"line_no": 1, "product_id": "P99999", "quantity": 1, "unit_price": 1.0}]),
+        order("O8", ts="not a time"),
+        order(None),
+    ]
+    rules = {(r.order_id, r[RULE]) for r in validate(spark, lines).collect()}
+    assert rules == {
+        ("O1", None),
+        ("O1", "duplicate_order_line"),
+        ("O2", "missing_customer_id"),
+        ("O3", "invalid_order_ts"),
+        ("O4", "unknown_customer"),
+        ("O5", "non_positive_quantity"),
+        ("O6", "no_line_items"),
+        ("O7", "unknown_product"),
+        ("O8", "invalid_order_ts"),
+        (None, "missing_order_id"),
+    }
+
+
+def test_explode_computes_typed_line_amounts(spark):
+    items = [
+        {"line_no": 1, "product_id": "P00001", "quantity": 3, "unit_price": 19.99},
+        {"line_no": 2, "product_id": "P00001", "quantity": 1, "unit_price": 0.1},
+    ]
+    rows = silver.explode_order_lines(bronze.accepted(bronze_orders(spark, [order(items=items)]))).orderBy("line_no").collect()
+    assert [(r.line_no, r.line_amount) for r in rows] == [(1, Decimal("59.97")), (2, Decimal("0.10"))]
+    assert rows[0].order_date == date(2026, 1, 2)
+    assert rows[0].order_ts == datetime(2026, 1, 2, 10, 0)
+
+
+def test_redelivered_order_is_a_duplicate_of_the_earlier_landing(spark):
+    existing = spark.createDataFrame([("O1", 1, date(2026, 1, 1))], silver.EXISTING_ORDER_KEYS_SCHEMA)
+    same_day = spark.createDataFrame([("O1", 1, date(2026, 1, 2))], silver.EXISTING_ORDER_KEYS_SCHEMA)
+    # landed again on day 2 while silver already holds it from day 1: duplicate
+    assert [r[RULE] for r in validate(spark, [order("O1")], existing).collect()] == ["duplicate_order_line"]
+    # re-processing day 2 itself (silver holds the row from day 2): not a duplicate
+    assert [r[RULE] for r in validate(spark, [order("O1")], same_day).collect()] == [None]
+
+
+def test_in_batch_duplicates_keep_the_earliest_landing(spark):
+    day1 = bronze.accepted(bronze_orders(spark, [order("O1")], FILE_DAY1))
+    day2 = bronze.accepted(bronze_orders(spark, [order("O1")], FILE))
+    exploded = silver.explode_order_lines(day1.unionByName(day2))
+    checked = silver.validate_order_lines(
+        exploded,
+        spark.createDataFrame([("C0000001",)], "customer_id string"),
+        spark.createDataFrame([("P00001",)], "product_id string"),
+        spark.createDataFrame([], silver.EXISTING_ORDER_KEYS_SCHEMA),
+    )
+    kept = {(r._landed_date, r[RULE]) for r in checked.collect()}
+    assert kept == {(date(2026, 1, 1), None), (date(2026, 1, 2), "duplicate_order_line")}
+
+
+CUSTOMER_COLS = "customer_id string, name string, email string, address string, city string, signup_date string, updated_at string, _source_file string, _landed_date date, _ingested_at timestamp"
+
+
+def customer(cid, email, city, updated, landed, name="Ann"):
+    return (cid, name, email, "1 Main St", city, "2025-06-01", updated, f"f{landed}", landed, datetime(2026, 1, 9))
+
+
+def test_customer_history_is_scd2_in_update_order_even_when_records_land_late(spark):
+    rows = [
+        customer("C1", "a@x.io", "Oslo", "2026-01-01T08:00:00Z", date(2026, 1, 1)),
+        # the move to Bergen on day 3 landed before the email change of day 2 (late record)
+        customer("C1", "a@x.io", "Bergen", "2026-01-03T08:00:00Z", date(2026, 1, 3)),
+        customer("C1", "new@x.io", "Oslo", "2026-01-02T08:00:00Z", date(2026, 1, 4)),
+        # a record repeating the latest version changes nothing
+        customer("C1", "a@x.io", "Bergen", "2026-01-05T08:00:00Z", date(2026, 1, 5)),
+        customer("C1", "a@x.io", "Bergen", "2026-01-05T08:00:00Z", date(2026, 1, 5)),  # exact duplicate
+        customer("C2", "", "Oslo", "2026-01-01T08:00:00Z", date(2026, 1, 1)),
+        customer(None, "b@x.io", "Oslo", "2026-01-01T08:00:00Z", date(2026, 1, 1)),
+        customer("C3", "not-an-email", "Oslo", "2026-01-01T08:00:00Z", date(2026, 1, 1)),
+    ]
+    checked = silver.validate_customer_records(spark.createDataFrame(rows, CUSTOMER_COLS))
+    assert sorted(r[RULE] for r in checked.collect() if r[RULE]) == [
+        "duplicate_record", "invalid_email", "missing_customer_id", "missing_email",
+    ]
+    history = silver.customer_history(silver.mark_unchanged(passed(checked))).orderBy("valid_from").collect()
+    assert [(h.email, h.city, h.is_current) for h in history] == [
+        ("a@x.io", "Oslo", False), ("new@x.io", "Oslo", False), ("a@x.io", "Bergen", True),
+    ]
+    assert history[0].valid_to == history[1].valid_from and history[1].valid_to == history[2].valid_from
+    assert history[2].valid_to is None
+    assert [h._source_records for h in history] == [1, 1, 2]  # the repeat is folded into the last version
+
+
+def test_products_keep_latest_version_and_quarantine_bad_rows(spark):
+    cols = "product_id string, name string, category string, unit_price string, _source_file string, _landed_date date, _ingested_at timestamp"
+    rows = [
+        ("P1", "Lamp", "Home", "10.00", "a", date(2026, 1, 1), None),
+        ("P1", "Lamp", "Home", "12.50", "b", date(2026, 1, 3), None),
+        ("P2", "Bad", "home", "-1.00", "a", date(2026, 1, 1), None),
+        ("P3", "NoCat", "", "3.00", "a", date(2026, 1, 1), None),
+        ("P4", "Typo", "toys", "abc", "a", date(2026, 1, 1), None),
+    ]
+    checked = silver.validate_product_records(spark.createDataFrame(rows, cols))
+    assert {(r.product_id, r[RULE]) for r in checked.collect() if r[RULE]} == {
+        ("P2", "invalid_unit_price"), ("P3", "missing_category"), ("P4", "invalid_unit_price"),
+    }
+    current = silver.current_products(passed(checked)).collect()
+    assert [(p.product_id, p.category, p.unit_price, p._source_records) for p in current] == [
+        ("P1", "home", Decimal("12.50"), 2)
+    ]
+
+
+LINES = "order_id string, line_no int, customer_id string, order_date date, product_id string, quantity int, line_amount decimal(12,2), _landed_date date"
+
+
+def test_daily_sales_by_day_and_category(spark):
+    lines = spark.createDataFrame(
+        [
+            ("O1", 1, "C1", date(2026, 1, 1), "P1", 2, Decimal("20.00"), date(2026, 1, 1)),
+            ("O1", 2, "C1", date(2026, 1, 1), "P2", 1, Decimal("5.00"), date(2026, 1, 1)),
+            ("O2", 1, "C2", date(2026, 1, 1), "P1", 1, Decimal("10.00"), date(2026, 1, 1)),
+            ("O3", 1, "C2", date(2026, 1, 2), "P1", 1, Decimal("10.00"), date(2026, 1, 2)),
+        ],
+        LINES,
+    )
+    products = spark.createDataFrame([("P1", "home"), ("P2", "toys")], "product_id string, category string")
+    result = {(r.order_date, r.category): (r.orders, r.units, r.revenue, r.customers)
+              for r in gold.daily_sales(lines, products).collect()}
+    assert result == {
+        (date(2026, 1, 1), "home"): (2, 3, Decimal("30.00"), 2),
+        (date(2026, 1, 1), "toys"): (1, 1, Decimal("5.00"), 1),
+        (date(2026, 1, 2), "home"): (1, 1, Decimal("10.00"), 1),
+    }
+
+
+def test_features_are_point_in_time_correct(spark):
+    lines = spark.createDataFrame(
+        [
+            ("O1", 1, "C1", date(2026, 1, 1), "P1", 1, Decimal("10.00"), date(2026, 1, 1)),
+            ("O1", 2, "C1", date(2026, 1, 1), "P1", 1, Decimal("20.00"), date(2026, 1, 1)),
+            # placed on day 2 but landed on day 4: invisible as of days 2 and 3
+            ("O2", 1, "C1", date(2026, 1, 2), "P1", 1, Decimal("50.00"), date(2026, 1, 4)),
+            ("O3", 1, "C1", date(2026, 1, 3), "P1", 1, Decimal("5.00"), date(2026, 1, 3)),
+        ],
+        LINES,
+    )
+    history = spark.createDataFrame(
+        [
+            ("C1", "Oslo", date(2025, 12, 2), datetime(2025, 12, 2), datetime(2026, 1, 3, 12), False),
+            ("C1", "Bergen", date(2025, 12, 2), datetime(2026, 1, 3, 12), None, True),
+            ("C2", "Rome", date(2026, 1, 3), datetime(2026, 1, 3, 9), None, True),
+        ],
+        "customer_id string, city string, signup_date date, valid_from timestamp, valid_to timestamp, is_current boolean",
+    )
+    as_of = spark.createDataFrame([(date(2026, 1, d),) for d in (1, 2, 3, 4)], "as_of_date date")
+    rows = {(r.customer_id, r.as_of_date.day): r for r in features.customer_features(lines, history, as_of).collect()}
+    c1 = {d: rows[("C1", d)] for d in (1, 2, 3, 4)}
+    assert [c1[d].frequency for d in (1, 2, 3, 4)] == [1, 1, 2, 3]
+    assert [c1[d].monetary for d in (1, 2, 3, 4)] == [Decimal("30.00"), Decimal("30.00"), Decimal("35.00"), Decimal("85.00")]
+    assert [c1[d].recency_days for d in (1, 2, 3, 4)] == [0, 1, 0, 1]
+    assert c1[3].average_basket == Decimal("17.50")
+    assert [c1[d].city for d in (1, 2, 3, 4)] == ["Oslo", "Oslo", "Bergen", "Bergen"]
+    assert c1[1].tenure_days == 30
+    # C2 signed up on day 3: no row before, a zero-order row after
+    assert ("C2", 2) not in rows
+    assert (rows[("C2", 3)].frequency, rows[("C2", 3)].monetary, rows[("C2", 3)].recency_days) == (0, Decimal("0.00"), None)
+
+
+def test_customer_lifetime_value_accumulates_per_as_of_day(spark):
+    lines = spark.createDataFrame(
+        [
+            ("O1", 1, "C1", date(2026, 1, 1), "P1", 1, Decimal("10.00"), date(2026, 1, 1)),
+            ("O2", 1, "C1", date(2026, 1, 2), "P1", 1, Decimal("30.00"), date(2026, 1, 5)),
+        ],
+        LINES,
+    )
+    as_of = spark.createDataFrame([(date(2026, 1, 1),), (date(2026, 1, 2),)], "as_of_date date")
+    rows = {r.as_of_date.day: r for r in gold.customer_lifetime_value(lines, as_of).collect()}
+    assert (rows[1].orders, rows[1].lifetime_revenue) == (1, Decimal("10.00"))
+    assert (rows[2].orders, rows[2].lifetime_revenue, rows[2].average_order_value) == (2, Decimal("40.00"), Decimal("20.00"))
+    assert rows[2].first_order_date == date(2026, 1, 1) and rows[2].last_order_date == date(2026, 1, 2)
