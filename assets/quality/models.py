@@ -1,7 +1,8 @@
 """pandera models: the contract of every silver, gold and feature table.
 
 Validated on the Spark DataFrame by pandera's PySpark backend (no collect to
-pandas). ``strict`` makes an unexpected or missing column a failure.
+pandas). ``strict`` makes an unexpected or missing column a failure. pandera
+ignores attributes starting with "_", so ingestion columns are declared by alias.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ class SilverOrderLine(DataFrameModel):
     quantity: T.IntegerType() = Field(nullable=False, gt=0)
     unit_price: MONEY = Field(nullable=False, ge=0)
     line_amount: MONEY = Field(nullable=False, ge=0)
-    _landed_date: T.DateType() = Field(nullable=False)
-    _source_file: T.StringType() = Field(nullable=False)
-    _ingested_at: T.TimestampType() = Field(nullable=True)
-    _row_hash: T.StringType() = Field(nullable=False)
+    landed_date: T.DateType() = Field(alias="_landed_date", nullable=False)
+    source_file: T.StringType() = Field(alias="_source_file", nullable=False)
+    ingested_at: T.TimestampType() = Field(alias="_ingested_at", nullable=True)
+    row_hash: T.StringType() = Field(alias="_row_hash", nullable=False)
 
     class Config:
         strict = True
@@ -45,9 +46,9 @@ class SilverCustomer(DataFrameModel):
     valid_from: T.TimestampType() = Field(nullable=False)
     valid_to: T.TimestampType() = Field(nullable=True)
     is_current: T.BooleanType() = Field(nullable=False)
-    _landed_date: T.DateType() = Field(nullable=False)
-    _source_records: T.LongType() = Field(nullable=False, ge=1)
-    _row_hash: T.StringType() = Field(nullable=False)
+    landed_date: T.DateType() = Field(alias="_landed_date", nullable=False)
+    source_records: T.LongType() = Field(alias="_source_records", nullable=False, ge=1)
+    row_hash: T.StringType() = Field(alias="_row_hash", nullable=False)
 
     class Config:
         strict = True
@@ -58,9 +59,9 @@ class SilverProduct(DataFrameModel):
     name: T.StringType() = Field(nullable=True)
     category: T.StringType() = Field(nullable=False)
     unit_price: MONEY = Field(nullable=False, ge=0)
-    _landed_date: T.DateType() = Field(nullable=False)
-    _source_records: T.LongType() = Field(nullable=False, ge=1)
-    _row_hash: T.StringType() = Field(nullable=False)
+    landed_date: T.DateType() = Field(alias="_landed_date", nullable=False)
+    source_records: T.LongType() = Field(alias="_source_records", nullable=False, ge=1)
+    row_hash: T.StringType() = Field(alias="_row_hash", nullable=False)
 
     class Config:
         strict = True

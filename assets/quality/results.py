@@ -78,7 +78,7 @@ def pandera_check(
         return check_result(True, severity=severity, rules_checked=_rule_count(model))
 
     schema = model.to_schema()
-    total = 0
+    total: Optional[int] = None
     samples: list[dict] = []
     for failure in failures:
         column, check = failure["column"], failure["check"]
@@ -92,7 +92,7 @@ def pandera_check(
         if predicate is not None:
             failing = df.where(predicate)
             failure["failure_count"] = failing.count()
-            total += failure["failure_count"]
+            total = (total or 0) + failure["failure_count"]
             keyed = [k for k in keys if k in df.columns]
             samples.extend({"rule": f"{column}:{check}", **s} for s in sample_keys(failing, keyed))
     return check_result(

@@ -1,0 +1,79 @@
+"""Print what the last run produced: every table's rows and Delta version, every check's outcome.
+
+Reads tables with delta-rs (no JVM) and check results from the Dagster
+instance in DAGSTER_HOME. Run by ``make demo`` after the materialization.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance
+import pyarrow
+from deltalake import DeltaTable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from resources.settings import LakehouseSettings  # noqa: E402
+
+LAYERS = ["bronze", "silver", "gold", "features"]
+
+
+def table_lines(table_root: str) -> list[str]:
+    lines = []
+    for layer in LAYERS:
+        layer_dir = Path(table_root) / layer
+        if not layer_dir.is_dir():
+            continue
+        for table_dir in sorted(p for p in layer_dir.iterdir() if (p / "_delta_log").is_dir()):
+            table = DeltaTable(str(table_dir))
+            actions = pyarrow.table(table.get_add_actions(flatten=True))
+            rows = sum(n or 0 for n in actions.column("num_records").to_pylist())
+            lines.append(f"  {layer + '/' + table_dir.name:<40} {rows:>10,} rows   version {table.version()}")
+    return lines
+
+
+def check_lines(instance: DagsterInstance) -> tuple[list[str], int]:
+    runs = instance.get_runs(limit=1)
+    if not runs:
+        return ["  (no runs yet)"], 0
+    run = runs[0]
+    records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    lines, failed = [], 0
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.passed:
+            outcome = "passed"
+        else:
+            failed += 1
+            outcome = f"FAILED ({evaluation.severity.value})"
+            rule = evaluation.metadata.get("failed_rule")
+            if rule is not None:
+                outcome += f" {rule.value}"
+        lines.append(f"  {key:<62} {outcome}")
+    header = f"  run {run.run_id[:8]} {run.status.value}"
+    return [header, *sorted(lines)], failed
+
+
+def main() -> int:
+    settings = LakehouseSettings.from_env()
+    print(f"Tables under {settings.table_root}:")
+    print("\n".join(table_lines(settings.table_root)) or "  (none)")
+    if not os.environ.get("DAGSTER_HOME"):
+        print("DAGSTER_HOME is not set: no check results to show.")
+        return 0
+    with DagsterInstance.get() as instance:
+        lines, failed = check_lines(instance)
+    print("\nAsset checks of the last run:")
+    print("\n".join(lines))
+    print(
+        f"\n{'All checks passed.' if not failed else f'{failed} check(s) failed.'}"
+        "\nOpen the UI with `make ui`, then http://127.0.0.1:3000 (Dagster) to browse assets, checks and runs."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
