@@ -37,3 +37,40 @@ def spark(spark_resource):
     session = spark_resource.get_session()
     yield session
     session.stop()
+
+
+def run_graph(defs, instance, *, start=None, end=None, partition=None, selection=None):
+    """Materialize the asset graph (or a selection) for a day or, as one run, a range of days."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    tags = {}
+    if start is not None:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance, tags=tags, partition_key=partition, asset_selection=selection, raise_on_error=False
+    )
+
+
+def check_evaluations(result) -> dict[str, object]:
+    """Asset check evaluations of a run, keyed by ``asset/key:check_name``."""
+    from dagster import DagsterEventType
+
+    evaluations = {}
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = event.event_specific_data
+            evaluations[f"{data.asset_key.to_user_string()}:{data.check_name}"] = data
+    return evaluations
+
+
+def materializations(result) -> dict[str, dict]:
+    """Metadata of each materialized asset in a run, keyed by asset key string."""
+    from dagster import DagsterEventType
+
+    out = {}
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            m = event.event_specific_data.materialization
+            out[m.asset_key.to_user_string()] = {k: v.value for k, v in m.metadata.items()}
+    return out

@@ -60,7 +60,10 @@ def test_every_kind_of_dirty_order_gets_its_rule(spark):
         order("O2", customer_id=None),
         order("O3", ts=None),
         order("O4", customer_id="C9999999"),
-        order("O5", items=[{"line_no": 1, "product_id": "P00001", "quantity": -2, "unit_price": 5.5}]),
+        order("O5", items=[
+            {"line_no": 1, "product_id": "P00001", "quantity": -2, "unit_price": 5.5},
+            {"line_no": 2, "product_id": "P00001", "quantity": 1, "unit_price": 5.5},
+        ]),
         order("O6", items=[]),
         order("O7", items=[{"line_no": 1, "product_id": "P99999", "quantity": 1, "unit_price": 1.0}]),
         order("O8", ts="not a time"),
@@ -74,6 +77,7 @@ def test_every_kind_of_dirty_order_gets_its_rule(spark):
         ("O3", "invalid_order_ts"),
         ("O4", "unknown_customer"),
         ("O5", "non_positive_quantity"),
+        ("O5", "order_has_invalid_line"),  # the good sibling line is quarantined with its order
         ("O6", "no_line_items"),
         ("O7", "unknown_product"),
         ("O8", "invalid_order_ts"),

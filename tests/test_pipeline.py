@@ -1,0 +1,210 @@
+"""End to end: generated landing zone -> every layer, through Dagster, on real Spark and Delta."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+from pyspark.sql import functions as F
+
+from conftest import check_evaluations, load_platform_definitions, materializations, run_graph
+
+pytestmark = pytest.mark.slow
+
+START = date(2026, 1, 1)
+DAYS = 3
+END = START + timedelta(days=DAYS - 1)
+
+EXPECTED_RULE = {
+    "null_customer_id": "missing_customer_id",
+    "null_order_ts": "invalid_order_ts",
+    "unknown_customer": "unknown_customer",
+    "negative_quantity": "non_positive_quantity",
+    "empty_items": "no_line_items",
+}
+
+
+@pytest.fixture(scope="module")
+def lakehouse(tmp_path_factory, spark):
+    from datagen import GeneratorConfig, generate_landing_zone
+    from resources.settings import LakehouseSettings
+
+    root = tmp_path_factory.mktemp("lakehouse")
+    previous = os.environ.get("LAKEHOUSE_ROOT")
+    os.environ["LAKEHOUSE_ROOT"] = str(root)
+    manifest = generate_landing_zone(
+        GeneratorConfig(root=str(root / "landing"), customers=300, products=40, orders=1500, days=DAYS,
+                        start_date=START.isoformat(), seed=11)
+    )
+    settings = LakehouseSettings(env="ci", root=str(root), start_date=START.isoformat())
+    defs = load_platform_definitions().build_definitions(settings)
+    instance = DagsterInstance.ephemeral()
+    result = run_graph(defs, instance, start=START.isoformat(), end=END.isoformat())
+    yield {"root": root, "manifest": manifest, "defs": defs, "instance": instance, "result": result,
+           "delta": defs.resources["delta"]}
+    if previous is None:
+        os.environ.pop("LAKEHOUSE_ROOT", None)
+    else:
+        os.environ["LAKEHOUSE_ROOT"] = previous
+
+
+def table(lakehouse, name, where=None):
+    return lakehouse["delta"].read(name, where)
+
+
+def test_range_run_succeeds_and_every_error_check_passes(lakehouse):
+    result = lakehouse["result"]
+    assert result.success
+    evaluations = check_evaluations(result)
+    assert len(evaluations) >= 23
+    failed_errors = [k for k, e in evaluations.items() if not e.passed and e.severity.value == "ERROR"]
+    assert failed_errors == []
+    # every asset of the graph was materialized once, by one run
+    assert set(materializations(result)) >= {
+        "bronze/orders", "bronze/rejected_orders", "silver/orders", "silver/quarantine_orders",
+        "silver/customers", "silver/products", "gold/daily_sales", "gold/customer_lifetime_value",
+        "features/customer_features", "reports/category_sales_summary",
+    }
+
+
+def test_bronze_holds_every_landed_line(lakehouse):
+    manifest = lakehouse["manifest"]["orders"]
+    for day, lines in manifest["json_lines_by_landing_date"].items():
+        where = f"_landed_date = DATE'{day}'"
+        bronze = table(lakehouse, "bronze/orders", where).count()
+        rejected = table(lakehouse, "bronze/rejected_orders", where).count()
+        assert bronze + rejected == lines, day
+    rejects = table(lakehouse, "bronze/rejected_orders").collect()
+    assert len(rejects) == manifest["dirt"]["malformed_line"]
+    assert all(r.raw_record and r.reason and r._source_file.endswith(".jsonl") for r in rejects)
+    assert table(lakehouse, "bronze/orders").where(F.col("_run_id").isNull()).count() == 0
+
+
+def test_silver_orders_account_for_every_line_and_quarantine_each_kind_of_dirt(lakehouse):
+    manifest = lakehouse["manifest"]["orders"]
+    silver = table(lakehouse, "silver/orders")
+    quarantine = table(lakehouse, "silver/quarantine_orders")
+    assert silver.count() + quarantine.count() == sum(manifest["order_lines_by_landing_date"].values())
+    assert silver.groupBy("order_id", "line_no").count().where("count > 1").count() == 0
+
+    rules_by_order = {}
+    for row in quarantine.select("order_id", "rule").collect():
+        rules_by_order.setdefault(row.order_id, set()).add(row.rule)
+    for kind, rule in EXPECTED_RULE.items():
+        ids = manifest["dirt_order_ids"][kind]
+        assert ids, kind
+        assert all(rule in rules_by_order.get(i, set()) for i in ids), kind
+    silver_ids = {r.order_id for r in silver.select("order_id").distinct().collect()}
+    for kind in ("duplicate_in_file", "duplicate_redelivered"):
+        for order_id in manifest["dirt_order_ids"][kind]:
+            assert order_id in silver_ids  # the first copy is kept ...
+            assert "duplicate_order_line" in rules_by_order[order_id]  # ... the copy is quarantined
+    for kind in ("null_customer_id", "unknown_customer", "negative_quantity", "empty_items"):
+        assert not silver_ids & set(manifest["dirt_order_ids"][kind]), kind
+
+    quarantine_by_rule = Counter(r.rule for r in quarantine.select("rule").collect())
+    metadata = materializations(lakehouse["result"])["silver/orders"]
+    assert metadata["rows_in"] == metadata["rows_out"] + metadata["rows_quarantined"]
+    assert metadata["rows_quarantined"] == quarantine.count()
+    assert json.loads(json.dumps(metadata["quarantine_by_rule"])) == dict(quarantine_by_rule)
+    assert metadata["delta_version"] == 0 and metadata["delta_rows_written"] == silver.count()
+
+
+def test_late_orders_are_in_silver_under_their_order_date(lakehouse):
+    late = lakehouse["manifest"]["orders"]["dirt_order_ids"]["late_arriving"]
+    assert late
+    rows = table(lakehouse, "silver/orders").where(F.col("order_id").isin(late)).collect()
+    assert {r.order_id for r in rows} == set(late)
+    assert all(r.order_date < r._landed_date for r in rows)
+
+
+def test_customer_dimension_is_scd2(lakehouse):
+    history = table(lakehouse, "silver/customers")
+    manifest = lakehouse["manifest"]["customers"]
+    quarantined = table(lakehouse, "silver/quarantine_customers").count()
+    assert history.where("is_current").count() == history.select("customer_id").distinct().count()
+    changed = history.groupBy("customer_id").count().where("count > 1").collect()
+    assert changed, "customer changes must produce more than one version"
+    versions = history.where(F.col("customer_id") == changed[0].customer_id).orderBy("valid_from").collect()
+    assert [v.is_current for v in versions] == [False] * (len(versions) - 1) + [True]
+    assert all(a.valid_to == b.valid_from for a, b in zip(versions, versions[1:]))
+    landed = sum(manifest["rows_by_landing_date"].values())
+    rejected = table(lakehouse, "bronze/rejected_customers").count()
+    accounted = history.agg(F.sum("_source_records")).first()[0]
+    assert accounted + quarantined + rejected == landed
+
+
+def test_gold_daily_sales_reconcile_with_silver(lakehouse):
+    gold = {(r.order_date, r.category): r for r in table(lakehouse, "gold/daily_sales").collect()}
+    assert {d for d, _ in gold} == {START + timedelta(days=i) for i in range(DAYS)}
+    silver_revenue = table(lakehouse, "silver/orders").groupBy("order_date").agg(F.sum("line_amount").alias("r"))
+    for row in silver_revenue.collect():
+        assert sum(g.revenue for (d, _), g in gold.items() if d == row.order_date) == row.r
+
+
+def test_customer_features_for_a_known_customer(lakehouse):
+    """Recompute one customer's features by hand from silver and compare."""
+    silver = table(lakehouse, "silver/orders").toPandas()
+    features = table(lakehouse, "features/customer_features").toPandas()
+    customer = silver.groupby("customer_id")["order_id"].nunique().idxmax()
+    for as_of in (START + timedelta(days=i) for i in range(DAYS)):
+        known = silver[(silver.customer_id == customer) & (silver.order_date <= as_of) & (silver._landed_date <= as_of)]
+        per_order = known.groupby("order_id").agg(amount=("line_amount", "sum"), day=("order_date", "first"))
+        row = features[(features.customer_id == customer) & (features.as_of_date == as_of)].iloc[0]
+        assert row.frequency == len(per_order)
+        assert row.monetary == sum(per_order.amount)
+        if len(per_order):
+            assert row.recency_days == (as_of - max(per_order.day)).days
+            assert row.average_basket == (sum(per_order.amount) / len(per_order)).quantize(row.average_basket)
+
+
+def test_report_reads_gold_through_delta_rs(lakehouse):
+    report = Path(lakehouse["root"]) / "reports" / "category_sales_summary.csv"
+    lines = report.read_text().splitlines()
+    categories = table(lakehouse, "gold/daily_sales").select("category").distinct().count()
+    assert lines[0].startswith("category,revenue") and len(lines) == categories + 1
+
+
+def test_rerunning_a_day_changes_nothing(lakehouse):
+    tables = ["bronze/orders", "bronze/rejected_orders", "silver/orders", "silver/quarantine_orders",
+              "silver/customers", "gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"]
+    before = {t: sorted(map(tuple, table(lakehouse, t).drop("_ingested_at", "_run_id").collect())) for t in tables}
+    day = (START + timedelta(days=1)).isoformat()
+    result = run_graph(lakehouse["defs"], lakehouse["instance"], partition=day)
+    assert result.success
+    after = {t: sorted(map(tuple, table(lakehouse, t).drop("_ingested_at", "_run_id").collect())) for t in tables}
+    for t in tables:
+        assert after[t] == before[t], t
+    merge = materializations(result)["silver/orders"]
+    assert merge["delta_version"] == 1
+    assert merge.get("delta_rows_inserted", 0) == 0 and merge.get("delta_rows_updated", 0) == 0
+
+
+def test_failing_blocking_check_stops_downstream_assets(lakehouse):
+    """An order with a channel outside the contract passes the row rules but breaks the
+    silver contract: the blocking check fails and gold and features are not built."""
+    day = END + timedelta(days=1)
+    landed = Path(lakehouse["root"]) / "landing" / "orders" / f"date={day}" / f"orders_{day}_part0000.jsonl"
+    landed.parent.mkdir(parents=True)
+    good = table(lakehouse, "silver/orders").orderBy("order_id").first()
+    landed.write_text(json.dumps({
+        "order_id": "O999999999", "customer_id": good.customer_id, "order_ts": f"{day}T09:00:00Z",
+        "channel": "kiosk", "currency": "EUR",
+        "items": [{"line_no": 1, "product_id": good.product_id, "quantity": 1, "unit_price": 3.0}],
+    }) + "\n")
+    result = run_graph(lakehouse["defs"], lakehouse["instance"], partition=day.isoformat())
+    assert not result.success
+    contract = check_evaluations(result)["silver/orders:matches_contract"]
+    assert not contract.passed and contract.severity.value == "ERROR"
+    assert "channel" in contract.metadata["failed_rule"].value
+    assert contract.metadata["failure_count"].value == 1
+    assert contract.metadata["sample_failing_keys"].value[0]["order_id"] == "O999999999"
+    materialized = set(materializations(result))
+    assert "silver/orders" in materialized
+    assert not materialized & {"gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"}
+    assert table(lakehouse, "gold/daily_sales", f"order_date = DATE'{day}'").count() == 0
