@@ -40,8 +40,13 @@ def failed(df: DataFrame) -> DataFrame:
 
 
 def quarantine_rows(df: DataFrame, key_columns: Sequence[str], context_columns: Sequence[str]) -> DataFrame:
-    """Failed rows as quarantine records: keys, the rule, and the whole row as JSON."""
-    record_columns = [c for c in df.columns if c != RULE]
+    """Failed rows as quarantine records: keys, the rule, and the record's content as JSON.
+
+    Ingestion metadata (``_``-prefixed) stays out of the JSON so that re-running
+    a day reproduces the same quarantine rows; where a row came from is kept in
+    ``context_columns``.
+    """
+    record_columns = [c for c in df.columns if not c.startswith("_")]
     return failed(df).select(
         *key_columns,
         F.col(RULE).alias("rule"),

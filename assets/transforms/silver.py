@@ -82,6 +82,11 @@ def validate_order_lines(
         )
         .join(existing, ORDER_LINE_KEY, "left")
     )
+    # An order is accepted or quarantined whole: a bad line taints its siblings
+    # (within the same landed copy), so silver never holds a partial order.
+    same_copy = Window.partitionBy("order_id", "_source_file")
+    tainted = F.col(RULE).isNull() & F.col("order_id").isNotNull() & (F.count(RULE).over(same_copy) > 0)
+    checked = checked.withColumn(RULE, F.when(tainted, F.lit("order_has_invalid_line")).otherwise(F.col(RULE)))
     first_copy = Window.partitionBy(*ORDER_LINE_KEY, F.col(RULE).isNull()).orderBy(
         "_landed_date", "_source_file", "_ingested_at"
     )
