@@ -33,8 +33,11 @@ $(VENV)/.jars: $(VENV)/.installed resources/jars.py
 	$(PY) -m resources.jars fetch
 	touch $@
 
-demo: setup
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p "$(DAGSTER_HOME)"
+	touch "$@"  # default SQLite storage, said explicitly
+
+demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m datagen --root "$(LAKEHOUSE_ROOT)/landing" --start-date $(DEMO_START) --days $(DEMO_DAYS) \
 		--orders $(DEMO_ORDERS) --customers $(DEMO_CUSTOMERS) --products $(DEMO_PRODUCTS)
 	$(DAGSTER) asset materialize -f platform/definitions.py -d . --select '*' \
@@ -50,12 +53,12 @@ test-fast: setup
 validate: setup
 	$(DAGSTER) definitions validate -w workspace.yaml
 
-ui: setup
-	mkdir -p "$(DAGSTER_HOME)"
+ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(DAGSTER) dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
 lock:
-	$(PY) -m pip freeze --exclude-editable > requirements.lock
+	{ echo "# Exact versions for reproducible installs, used as pip constraints by make setup."; \
+	  $(PY) -m pip freeze --exclude-editable; } > requirements.lock
 
 clean:
 	rm -rf "$(LAKEHOUSE_ROOT)"
