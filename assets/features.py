@@ -3,8 +3,8 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from assets.metadata import write_metadata
-from assets.partitions import between, daily_partitions, days, partition_dates, single_run
+from assets.metadata import replace_days
+from assets.partitions import daily_partitions, days, partition_dates, single_run
 from assets.transforms import features as t
 from resources.delta import DeltaLakeResource
 
@@ -23,17 +23,8 @@ def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) 
     start, end = partition_dates(context)
     as_of = delta.session.createDataFrame([(d,) for d in days(start, end)], "as_of_date date")
     known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
-    features = t.customer_features(
-        delta.read("silver/orders", known_by_end), delta.read("silver/customers"), as_of
-    ).cache()
-    try:
-        rows = features.count()
-        commit = delta.replace_where(
-            features, "features/customer_features", between("as_of_date", start, end), ["as_of_date"]
-        )
-    finally:
-        features.unpersist()
-    return MaterializeResult(metadata=write_metadata(commit, features.schema, rows))
+    features = t.customer_features(delta.read("silver/orders", known_by_end), delta.read("silver/customers"), as_of)
+    return replace_days(delta, features, "features/customer_features", "as_of_date", start, end)
 
 
 feature_assets = [customer_features]

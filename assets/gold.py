@@ -3,7 +3,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from assets.metadata import write_metadata
+from assets.metadata import replace_days
 from assets.partitions import between, daily_partitions, days, partition_dates, single_run
 from assets.transforms import gold as t
 from resources.delta import DeltaLakeResource
@@ -27,13 +27,8 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Mat
     """
     start, end = partition_dates(context)
     lines = delta.read("silver/orders", between("order_date", start, end))
-    sales = t.daily_sales(lines, delta.read("silver/products")).cache()
-    try:
-        rows = sales.count()
-        commit = delta.replace_where(sales, "gold/daily_sales", between("order_date", start, end), ["order_date"])
-    finally:
-        sales.unpersist()
-    return MaterializeResult(metadata=write_metadata(commit, sales.schema, rows))
+    sales = t.daily_sales(lines, delta.read("silver/products"))
+    return replace_days(delta, sales, "gold/daily_sales", "order_date", start, end)
 
 
 @asset(
@@ -49,15 +44,8 @@ def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeReso
     start, end = partition_dates(context)
     as_of = delta.session.createDataFrame([(d,) for d in days(start, end)], "as_of_date date")
     lines = delta.read("silver/orders", f"order_date <= DATE'{end.isoformat()}'")
-    clv = t.customer_lifetime_value(lines, as_of).cache()
-    try:
-        rows = clv.count()
-        commit = delta.replace_where(
-            clv, "gold/customer_lifetime_value", between("as_of_date", start, end), ["as_of_date"]
-        )
-    finally:
-        clv.unpersist()
-    return MaterializeResult(metadata=write_metadata(commit, clv.schema, rows))
+    clv = t.customer_lifetime_value(lines, as_of)
+    return replace_days(delta, clv, "gold/customer_lifetime_value", "as_of_date", start, end)
 
 
 gold_assets = [daily_sales, customer_lifetime_value]

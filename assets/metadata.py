@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import MetadataValue, TableColumn, TableSchema
+from datetime import date
+
+from dagster import MaterializeResult, MetadataValue, TableColumn, TableSchema
+from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
-from resources.delta import DeltaCommit
+from assets.partitions import between
+from resources.delta import DeltaCommit, DeltaLakeResource
 
 
 def column_schema(schema: StructType) -> TableSchema:
@@ -28,3 +32,16 @@ def write_metadata(commit: DeltaCommit, schema: StructType, rows: int, **extra: 
     metadata.update({f"delta_{name}": value for name, value in sorted(commit.metrics.items())})
     metadata.update({k: v for k, v in extra.items() if v is not None})
     return metadata
+
+
+def replace_days(
+    delta: DeltaLakeResource, df: DataFrame, table: str, date_column: str, start: date, end: date
+) -> MaterializeResult:
+    """Replace the ``start..end`` slice of a day-partitioned table with ``df`` and describe the write."""
+    df = df.cache()
+    try:
+        rows = df.count()
+        commit = delta.replace_where(df, table, between(date_column, start, end), [date_column])
+    finally:
+        df.unpersist()
+    return MaterializeResult(metadata=write_metadata(commit, df.schema, rows))

@@ -27,6 +27,20 @@ SILVER_PRODUCTS = AssetKey(["silver", "products"])
 QUARANTINE_PRODUCTS = AssetKey(["silver", "quarantine_products"])
 
 
+def with_quarantine(key: AssetKey, quarantine: AssetKey, deps: list[AssetKey], description: str) -> list[AssetSpec]:
+    """A silver table and its quarantine table, written by one step."""
+    return [
+        AssetSpec(key, group_name=GROUP, kinds=KINDS, deps=deps, description=description),
+        AssetSpec(
+            quarantine,
+            group_name=GROUP,
+            kinds=KINDS,
+            deps=deps[:1],
+            description=f"Records for {key.to_user_string()} that broke a rule: the rule and the record as JSON.",
+        ),
+    ]
+
+
 def rule_counts(checked: DataFrame) -> dict[str, int]:
     """Rows per outcome (``passed`` or the failed rule); computing it fills the cache."""
     return {
@@ -47,25 +61,13 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
 
 @multi_asset(
     name="silver_orders",
-    specs=[
-        AssetSpec(
-            SILVER_ORDERS,
-            group_name=GROUP,
-            kinds=KINDS,
-            deps=[AssetKey(["bronze", "orders"]), SILVER_CUSTOMERS, SILVER_PRODUCTS],
-            description=(
-                "One row per order line, keyed by (order_id, line_no): typed, validated against known "
-                "customers and products, deduplicated (earliest landing wins), merged idempotently."
-            ),
-        ),
-        AssetSpec(
-            QUARANTINE_ORDERS,
-            group_name=GROUP,
-            kinds=KINDS,
-            deps=[AssetKey(["bronze", "orders"])],
-            description="Order lines that broke a rule, with the rule and the whole record as JSON.",
-        ),
-    ],
+    specs=with_quarantine(
+        SILVER_ORDERS,
+        QUARANTINE_ORDERS,
+        [AssetKey(["bronze", "orders"]), SILVER_CUSTOMERS, SILVER_PRODUCTS],
+        "One row per order line, keyed by (order_id, line_no): typed, validated against known "
+        "customers and products, deduplicated (earliest landing wins), merged idempotently.",
+    ),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
@@ -115,25 +117,13 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
 
 @multi_asset(
     name="silver_customers",
-    specs=[
-        AssetSpec(
-            SILVER_CUSTOMERS,
-            group_name=GROUP,
-            kinds=KINDS,
-            deps=[AssetKey(["bronze", "customers"])],
-            description=(
-                "Customer dimension, SCD type 2: one row per version with valid_from / valid_to / "
-                "is_current, rebuilt in update-time order so re-runs and late records give the same history."
-            ),
-        ),
-        AssetSpec(
-            QUARANTINE_CUSTOMERS,
-            group_name=GROUP,
-            kinds=KINDS,
-            deps=[AssetKey(["bronze", "customers"])],
-            description="Customer records that broke a rule, with the rule and the record as JSON.",
-        ),
-    ],
+    specs=with_quarantine(
+        SILVER_CUSTOMERS,
+        QUARANTINE_CUSTOMERS,
+        [AssetKey(["bronze", "customers"])],
+        "Customer dimension, SCD type 2: one row per version with valid_from / valid_to / is_current, "
+        "rebuilt in update-time order so re-runs and late records give the same history.",
+    ),
     backfill_policy=single_run,
 )
 def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
@@ -168,22 +158,12 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
 
 @multi_asset(
     name="silver_products",
-    specs=[
-        AssetSpec(
-            SILVER_PRODUCTS,
-            group_name=GROUP,
-            kinds=KINDS,
-            deps=[AssetKey(["bronze", "products"])],
-            description="Product catalogue, latest version of each product (type 1).",
-        ),
-        AssetSpec(
-            QUARANTINE_PRODUCTS,
-            group_name=GROUP,
-            kinds=KINDS,
-            deps=[AssetKey(["bronze", "products"])],
-            description="Product records that broke a rule, with the rule and the record as JSON.",
-        ),
-    ],
+    specs=with_quarantine(
+        SILVER_PRODUCTS,
+        QUARANTINE_PRODUCTS,
+        [AssetKey(["bronze", "products"])],
+        "Product catalogue, latest version of each product (type 1).",
+    ),
     backfill_policy=single_run,
 )
 def silver_products(context: AssetExecutionContext, delta: DeltaLakeResource):

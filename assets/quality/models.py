@@ -108,7 +108,20 @@ class CustomerFeatures(DataFrameModel):
         strict = True
 
 
+class QuarantineRecord(DataFrameModel):
+    """What every quarantine table holds besides its keys: the rule, the record, its origin."""
+
+    rule: T.StringType() = Field(nullable=False, str_matches=r"^[a-z_]+$")
+    record: T.StringType() = Field(nullable=False, str_startswith="{")
+    landed_date: T.DateType() = Field(alias="_landed_date", nullable=False)
+    source_file: T.StringType() = Field(alias="_source_file", nullable=False)
+
+    class Config:
+        strict = False  # key columns differ per source
+
+
 __all__ = [
+    "QuarantineRecord",
     "pa",
     "SilverOrderLine",
     "SilverCustomer",

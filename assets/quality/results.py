@@ -32,6 +32,8 @@ def _failing_rows(column: str, check_name: str, statistics: dict) -> Optional[Co
         return c >= F.lit(statistics["max_value"])
     if check_name == "isin":
         return ~c.isin(list(statistics["allowed_values"]))
+    if check_name == "str_startswith":
+        return ~c.startswith(str(statistics["string"]))
     if check_name == "str_matches":
         return ~c.rlike(str(statistics["pattern"]))
     return None
@@ -93,7 +95,7 @@ def pandera_check(
             failing = df.where(predicate)
             failure["failure_count"] = failing.count()
             total = (total or 0) + failure["failure_count"]
-            keyed = [k for k in keys if k in df.columns]
+            keyed = [k for k in keys if k in df.columns] or df.columns[:3]
             samples.extend({"rule": f"{column}:{check}", **s} for s in sample_keys(failing, keyed))
     return check_result(
         False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 RULE = "_rule"
@@ -53,3 +53,10 @@ def quarantine_rows(df: DataFrame, key_columns: Sequence[str], context_columns: 
         F.to_json(F.struct(*record_columns)).alias("record"),
         *context_columns,
     )
+
+
+def mark_repeats(checked: DataFrame, key: Sequence[str], first_by: Sequence[str], rule: str) -> DataFrame:
+    """Among rows that passed, every copy of ``key`` after the first (by ``first_by``) breaks ``rule``."""
+    first_copy = Window.partitionBy(*key, F.col(RULE).isNull()).orderBy(*first_by)
+    repeat = F.col(RULE).isNull() & (F.row_number().over(first_copy) > 1)
+    return checked.withColumn(RULE, F.when(repeat, F.lit(rule)).otherwise(F.col(RULE)))

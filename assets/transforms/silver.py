@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from assets.transforms.rules import RULE, blank, first_failed_rule, row_hash
+from assets.transforms.rules import RULE, blank, first_failed_rule, mark_repeats, row_hash
 
 MONEY = "decimal(12,2)"
 
@@ -135,11 +135,7 @@ def validate_customer_records(bronze_customers: DataFrame) -> DataFrame:
             ]
         ),
     )
-    first_copy = Window.partitionBy("customer_id", "updated_at", F.col(RULE).isNull()).orderBy(
-        "_landed_date", "_source_file"
-    )
-    duplicate = F.col(RULE).isNull() & (F.row_number().over(first_copy) > 1)
-    return checked.withColumn(RULE, F.when(duplicate, F.lit("duplicate_record")).otherwise(F.col(RULE)))
+    return mark_repeats(checked, ["customer_id", "updated_at"], ["_landed_date", "_source_file"], "duplicate_record")
 
 
 def mark_unchanged(valid_records: DataFrame) -> DataFrame:
@@ -210,9 +206,7 @@ def validate_product_records(bronze_products: DataFrame) -> DataFrame:
             ]
         ),
     )
-    first_copy = Window.partitionBy("product_id", "_landed_date", F.col(RULE).isNull()).orderBy("_source_file")
-    duplicate = F.col(RULE).isNull() & (F.row_number().over(first_copy) > 1)
-    return checked.withColumn(RULE, F.when(duplicate, F.lit("duplicate_record")).otherwise(F.col(RULE)))
+    return mark_repeats(checked, ["product_id", "_landed_date"], ["_source_file"], "duplicate_record")
 
 
 def current_products(valid_records: DataFrame) -> DataFrame:
