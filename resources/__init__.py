@@ -1,0 +1,1 @@
+"""Resources swapped per environment: Spark, Delta tables, the landing zone, settings, jars."""

@@ -1,0 +1,1 @@
+"""pandera contracts and the asset checks built on them."""
