@@ -57,18 +57,22 @@ def check_lines(instance: DagsterInstance) -> tuple[list[str], int]:
     return [header, *sorted(lines)], failed
 
 
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
 def main() -> int:
     settings = LakehouseSettings.from_env()
-    print(f"Tables under {settings.table_root}:")
-    print("\n".join(table_lines(settings.table_root)) or "  (none)")
+    say(f"Tables under {settings.table_root}:")
+    say("\n".join(table_lines(settings.table_root)) or "  (none)")
     if not os.environ.get("DAGSTER_HOME"):
-        print("DAGSTER_HOME is not set: no check results to show.")
+        say("DAGSTER_HOME is not set: no check results to show.")
         return 0
     with DagsterInstance.get() as instance:
         lines, failed = check_lines(instance)
-    print("\nAsset checks of the last run:")
-    print("\n".join(lines))
-    print(
+    say("\nAsset checks of the last run:")
+    say("\n".join(lines))
+    say(
         f"\n{'All checks passed.' if not failed else f'{failed} check(s) failed.'}"
         "\nOpen the UI with `make ui`, then http://127.0.0.1:3000 (Dagster) to browse assets, checks and runs."
     )
