@@ -1,13 +1,19 @@
 """Bronze: every landed file's records as they came, plus where and when.
 
 One table per source (orders as JSON lines, customers and products as CSV) and
-one reject table per source for lines that do not parse. Partitioned by the
-day a file landed; re-materializing a day replaces that day's rows.
+one reject table per source for lines that do not parse, partitioned by the day
+a file landed. A run ingests files, not days: the files the landing sensor
+chose, or else every file of its day(s) that is new or changed since the
+ingestion log saw it. Each file's rows are replaced by ``_source_file``, so a
+file ingested twice is held once, and a changed file's old rows are replaced.
+A file that cannot be ingested at all is quarantined whole with its reason in
+the ingestion log (see ``assets/transforms/landed_files.py``).
 """
 
 
 from dataclasses import dataclass
-from typing import Callable
+from datetime import datetime, timezone
+from typing import Callable, Optional
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -15,11 +21,14 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    Config,
     MaterializeResult,
+    MetadataValue,
     asset_check,
     multi_asset,
 )
-from pyspark.sql import DataFrame, SparkSession
+from pydantic import Field
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -27,8 +36,10 @@ from assets.metadata import write_metadata
 from assets.partitions import between, daily_partitions, partition_dates, single_run
 from assets.quality.results import check_result
 from assets.transforms import bronze as t
+from assets.transforms import landed_files as lf
 from resources.delta import DeltaLakeResource
-from resources.landing import LandingZoneResource
+from resources.ingestion_log import INGESTED, QUARANTINED, IngestionEntry, IngestionLogResource
+from resources.landing import LandedFile, LandingZoneResource, spark_path
 
 GROUP = "bronze"
 INGESTION_FIELDS = [
@@ -45,9 +56,10 @@ class LandedSource:
     suffix: str
     header_lines: int  # per file, not records
     fields: list[T.StructField]
-    parse: Callable[[SparkSession, list[str], str], DataFrame]
+    parse: Callable[[SparkSession, list[str], DataFrame, str], DataFrame]
     reject_reason: str
     description: str
+    header: Optional[list[str]] = None  # CSV sources: the header every file must start with
 
     @property
     def table(self) -> str:
@@ -61,22 +73,21 @@ class LandedSource:
         return T.StructType([*self.fields, T.StructField(t.CORRUPT, T.StringType()), *INGESTION_FIELDS])
 
 
-def _parse_json_lines(spark: SparkSession, paths: list[str], run_id: str) -> DataFrame:
-    raw = spark.read.text(paths).select("value", F.col("_metadata.file_path").alias("_source_file"))
-    return t.parse_order_lines(raw, run_id)
+def _parse_json_lines(spark: SparkSession, paths: list[str], lines: DataFrame, run_id: str) -> DataFrame:
+    return t.parse_order_lines(lines, run_id)
 
 
-def _csv_parser(columns: list[str]) -> Callable[[SparkSession, list[str], str], DataFrame]:
+def _csv_parser(columns: list[str]) -> Callable[[SparkSession, list[str], DataFrame, str], DataFrame]:
     schema = T.StructType([T.StructField(c, T.StringType()) for c in columns] + [T.StructField(t.CORRUPT, T.StringType())])
 
-    def parse(spark: SparkSession, paths: list[str], run_id: str) -> DataFrame:
+    def parse(spark: SparkSession, paths: list[str], lines: DataFrame, run_id: str) -> DataFrame:
         parsed = (
             spark.read.schema(schema)
             .option("header", True)
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", t.CORRUPT)
             .csv(paths)
-            .select("*", F.col("_metadata.file_path").alias("_source_file"))
+            .select("*", t.source_file(F.col("_metadata.file_path")).alias("_source_file"))
         )
         return t.csv_records(parsed, run_id)
 
@@ -99,6 +110,7 @@ SOURCES = [
         header_lines=1,
         fields=[T.StructField(c, T.StringType()) for c in t.CUSTOMER_COLUMNS],
         parse=_csv_parser(t.CUSTOMER_COLUMNS),
+        header=t.CUSTOMER_COLUMNS,
         reject_reason="malformed CSV row (wrong number of fields or broken quoting)",
         description="Customer records as landed (CSV, all text), including every change over time.",
     ),
@@ -108,15 +120,44 @@ SOURCES = [
         header_lines=1,
         fields=[T.StructField(c, T.StringType()) for c in t.PRODUCT_COLUMNS],
         parse=_csv_parser(t.PRODUCT_COLUMNS),
+        header=t.PRODUCT_COLUMNS,
         reject_reason="malformed CSV row (wrong number of fields or broken quoting)",
         description="Product catalogue records as landed (CSV, all text).",
     ),
 ]
 
 
+class BronzeIngestConfig(Config):
+    files: list[str] = Field(
+        default_factory=list,
+        description="Landed files to ingest (as the landing sensor names them). Empty: every file of the "
+        "partition(s) that is not in the ingestion log or changed since it was logged.",
+    )
+    reingest: bool = Field(
+        default=False, description="Ingest every file of the partition(s) again, replacing its rows."
+    )
+
+
+def files_to_ingest(
+    landed: list[LandedFile], logged: dict[str, IngestionEntry], config: BronzeIngestConfig
+) -> list[LandedFile]:
+    """The files this run ingests: the sensor's choice, all of them, or the new and changed ones."""
+    if config.files:
+        wanted = set(config.files)
+        return [f for f in landed if f.path in wanted]
+    if config.reingest:
+        return landed
+    return [f for f in landed if f.path not in logged or logged[f.path].fingerprint != f.fingerprint]
+
+
+def _sql_strings(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
 def _bronze_asset(source: LandedSource):
     table_key = AssetKey(["bronze", source.name])
     rejects_key = AssetKey(["bronze", f"rejected_{source.name}"])
+    structured = source.header is None
 
     @multi_asset(
         name=f"bronze_{source.name}",
@@ -132,34 +173,95 @@ def _bronze_asset(source: LandedSource):
         partitions_def=daily_partitions,
         backfill_policy=single_run,
     )
-    def ingest(context: AssetExecutionContext, delta: DeltaLakeResource, landing: LandingZoneResource):
+    def ingest(
+        context: AssetExecutionContext,
+        config: BronzeIngestConfig,
+        delta: DeltaLakeResource,
+        landing: LandingZoneResource,
+        ingestion_log: IngestionLogResource,
+    ):
         start, end = partition_dates(context)
+        logged = {path: e for (_, path), e in ingestion_log.entries(source.name).items()}
+        chosen = files_to_ingest(landing.list_files(source.name, start, end), logged, config)
+        missing = set(config.files) - {f.path for f in chosen}
+        if missing:
+            context.log.warning(f"{source.name}: {len(missing)} requested file(s) are gone from the landing zone: "
+                                f"{sorted(missing)[:5]}")
+        context.log.info(f"{source.name}: {len(chosen)} file(s) to ingest for {start}..{end}")
         spark = delta.session
-        files = landing.list_files(source.name, start, end, source.suffix)
-        context.log.info(f"{source.name}: {len(files)} landed file(s) for {start}..{end}")
-        if files:
-            records = source.parse(spark, [f.path for f in files], context.run_id)
+
+        # Whole-file quarantine first from size and header, then from content.
+        quarantined: dict[str, str] = {}
+        for f in chosen:
+            readable_header = source.header and f.name.endswith(source.suffix) and 0 < f.size <= landing.max_file_bytes
+            head = landing.read_head(f.path) if readable_header else b""
+            reason = lf.screen_file(f.name, f.size, head, suffix=source.suffix, max_bytes=landing.max_file_bytes,
+                                    header=source.header)
+            if reason:
+                quarantined[f.path] = reason
+        readable = [f for f in chosen if f.path not in quarantined]
+        stats: dict[str, Row] = {}
+        if readable:
+            paths = [spark_path(f.path) for f in readable]
+            lines = t.raw_lines(spark.read.text(paths)).cache()
+            records = source.parse(spark, paths, lines, context.run_id).cache()
+            stats = {row["_source_file"]: row for row in t.file_stats(lines).collect()}
+            per_file = t.records_per_file(records)
+            for f in readable:
+                if f.path not in stats:
+                    raise RuntimeError(f"Spark read no lines from {f.path} ({f.size} bytes): its path as Spark "
+                                       f"reports it does not match the landing zone's listing")
+                counts = per_file.get(f.path, (0, 0))
+                reason = lf.screen_content(stats[f.path]["lines"], stats[f.path]["undecodable_lines"], counts[0],
+                                           header_lines=source.header_lines, structured=structured)
+                if reason:
+                    quarantined[f.path] = reason
+            lines.unpersist()
         else:
-            records = spark.createDataFrame([], source.records_schema())
-        records = records.cache()
-        try:
-            slice_ = between("_landed_date", start, end)
-            commit = delta.replace_where(t.accepted(records), source.table, slice_, partition_by=["_landed_date"])
+            records, per_file = spark.createDataFrame([], source.records_schema()), {}
+        for path, reason in sorted(quarantined.items()):
+            context.log.warning(f"{source.name}: quarantined {path}: {reason}")
+
+        kept = records.where(~F.col("_source_file").isin(list(quarantined))) if quarantined else records
+        if chosen or not delta.exists(source.table):
+            # Replacing exactly these files' rows makes ingesting a file twice (a replayed
+            # tick, a manual re-run, a crash before the log commit) leave one copy.
+            day_list = _sql_strings(sorted({f.landed_date.isoformat() for f in chosen}))
+            slice_ = (f"_landed_date IN ({day_list}) AND _source_file IN ({_sql_strings([f.path for f in chosen])})"
+                      if chosen else "false")
+            commit = delta.replace_where(t.accepted(kept), source.table, slice_, partition_by=["_landed_date"])
             reject_commit = delta.replace_where(
-                t.rejected(records, source.name, source.reject_reason), source.rejects_table, slice_,
+                t.rejected(kept, source.name, source.reject_reason), source.rejects_table, slice_,
                 partition_by=["_landed_date"],
             )
-        finally:
-            records.unpersist()
-        accepted_rows = commit.metrics.get("rows_written", 0)
-        rejected_rows = reject_commit.metrics.get("rows_written", 0)
+        else:
+            commit, reject_commit = delta.last_commit(source.table), delta.last_commit(source.rejects_table)
+        records.unpersist()
+
+        now = datetime.now(timezone.utc)
+        ingestion_log.record([
+            IngestionEntry(
+                source=source.name, path=f.path, landed_date=f.landed_date, size=f.size, mtime_ns=f.mtime_ns,
+                modified_at=f.modified_at, status=QUARANTINED if f.path in quarantined else INGESTED,
+                reason=quarantined.get(f.path),
+                lines=int(stats[f.path]["lines"]) if f.path in stats else 0,
+                rows_accepted=0 if f.path in quarantined else per_file.get(f.path, (0, 0))[0],
+                rows_rejected=0 if f.path in quarantined else per_file.get(f.path, (0, 0))[1],
+                table_version=commit.version, run_id=context.run_id, ingested_at=now,
+            )
+            for f in chosen
+        ])
+        accepted_rows = sum(per_file.get(f.path, (0, 0))[0] for f in chosen if f.path not in quarantined)
+        rejected_rows = sum(per_file.get(f.path, (0, 0))[1] for f in chosen if f.path not in quarantined)
         if rejected_rows:
             context.log.warning(f"{source.name}: {rejected_rows} line(s) rejected into {source.rejects_table}")
         yield MaterializeResult(
             asset_key=table_key,
             metadata=write_metadata(
                 commit, t.accepted(records).schema, accepted_rows,
-                files=len(files), bytes_landed=sum(f.size for f in files), rows_rejected=rejected_rows,
+                files_ingested=len(chosen) - len(quarantined), files_quarantined=len(quarantined),
+                quarantined_files=MetadataValue.json(quarantined) if quarantined else None,
+                bytes_landed=sum(f.size for f in chosen), rows_rejected=rejected_rows,
             ),
         )
         yield MaterializeResult(
@@ -172,27 +274,37 @@ def _bronze_asset(source: LandedSource):
         name="landed_lines_accounted",
         blocking=True,
         partitions_def=daily_partitions,
-        description="Every landed line is in bronze or in the reject table: landed = bronze + rejected.",
+        description="Every line of every ingested file is in bronze or in the reject table, once: per file, "
+        "lines in the ingestion log = bronze rows + rejected lines; quarantined files are listed with "
+        "their reasons.",
     )
     def landed_lines_accounted(
-        context: AssetCheckExecutionContext, delta: DeltaLakeResource, landing: LandingZoneResource
+        context: AssetCheckExecutionContext, delta: DeltaLakeResource, ingestion_log: IngestionLogResource
     ) -> AssetCheckResult:
         start, end = partition_dates(context)
-        files = landing.list_files(source.name, start, end, source.suffix)
-        landed = 0
-        if files:
-            text = delta.session.read.text([f.path for f in files])
-            landed = text.where(F.trim("value") != "").count() - source.header_lines * len(files)
+        entries = {e.path: e for e in ingestion_log.entries(source.name).values() if start <= e.landed_date <= end}
         slice_ = between("_landed_date", start, end)
-        in_bronze = delta.read(source.table, slice_).count()
-        rejected = delta.read(source.rejects_table, slice_).count()
+        in_tables: dict[str, int] = {}
+        for table in (source.table, source.rejects_table):
+            for row in delta.read(table, slice_).groupBy("_source_file").count().collect():
+                in_tables[row["_source_file"]] = in_tables.get(row["_source_file"], 0) + int(row["count"])
+        expected = {
+            path: (e.lines - source.header_lines if e.status == INGESTED and e.lines else 0)
+            for path, e in entries.items()
+        }
+        wrong = sorted(p for p in set(expected) | set(in_tables) if expected.get(p, 0) != in_tables.get(p, 0))
+        quarantined = {p: e.reason for p, e in entries.items() if e.status == QUARANTINED}
         return check_result(
-            landed == in_bronze + rejected,
-            failed_rule="landed == bronze + rejected",
-            failure_count=abs(landed - in_bronze - rejected),
-            landed_lines=landed,
-            bronze_rows=in_bronze,
-            rejected_rows=rejected,
+            not wrong,
+            failed_rule="per file: logged lines == bronze rows + rejected lines",
+            failure_count=len(wrong),
+            samples=[{"file": p, "logged_lines": expected.get(p), "rows_in_tables": in_tables.get(p, 0)}
+                     for p in wrong[:5]],
+            landed_lines=sum(expected.values()),
+            bronze_and_rejected_rows=sum(in_tables.values()),
+            files_ingested=len(entries) - len(quarantined),
+            files_quarantined=len(quarantined),
+            quarantined_lines=sum(entries[p].lines for p in quarantined),
         )
 
     return ingest, landed_lines_accounted

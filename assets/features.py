@@ -1,21 +1,25 @@
 """Features: point-in-time customer features for training and serving."""
 
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from assets.automation import on_upstream_change
 from assets.metadata import replace_days
-from assets.partitions import daily_partitions, days, partition_dates, single_run
+from assets.partitions import daily_partitions, days, history_up_to_day, partition_dates, single_run
+
+SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
 from assets.transforms import features as t
 from resources.delta import DeltaLakeResource
 
 
 @asset(
     key=["features", "customer_features"],
-    deps=[AssetKey(["silver", "orders"]), AssetKey(["silver", "customers"])],
+    deps=[AssetDep(AssetKey(["silver", "orders"]), partition_mapping=history_up_to_day), SILVER_CUSTOMERS],
     group_name="features",
     kinds={"spark", "delta"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    automation_condition=on_upstream_change(SILVER_CUSTOMERS),
 )
 def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Per customer and as-of day: recency, frequency, monetary value, tenure, 30/90-day spend,

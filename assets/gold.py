@@ -1,24 +1,36 @@
 """Gold: the business tables, one day per partition, replaced atomically per day."""
 
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from assets.automation import on_upstream_change
 from assets.metadata import replace_days
-from assets.partitions import between, daily_partitions, days, partition_dates, single_run
+from assets.partitions import (
+    between,
+    daily_partitions,
+    days,
+    history_up_to_day_and_late,
+    landed_by_then_and_late,
+    partition_dates,
+    single_run,
+)
 from assets.transforms import gold as t
 from resources.delta import DeltaLakeResource
 
 GROUP = "gold"
 KINDS = {"spark", "delta"}
+SILVER_ORDERS = AssetKey(["silver", "orders"])
+SILVER_PRODUCTS = AssetKey(["silver", "products"])
 
 
 @asset(
     key=["gold", "daily_sales"],
-    deps=[AssetKey(["silver", "orders"]), AssetKey(["silver", "products"])],
+    deps=[AssetDep(SILVER_ORDERS, partition_mapping=landed_by_then_and_late), SILVER_PRODUCTS],
     group_name=GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    automation_condition=on_upstream_change(SILVER_PRODUCTS),
 )
 def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Sales per order day and product category: orders, units, revenue and distinct buyers.
@@ -33,11 +45,12 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Mat
 
 @asset(
     key=["gold", "customer_lifetime_value"],
-    deps=[AssetKey(["silver", "orders"])],
+    deps=[AssetDep(SILVER_ORDERS, partition_mapping=history_up_to_day_and_late)],
     group_name=GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    automation_condition=on_upstream_change(),
 )
 def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Each customer's lifetime value as of each day: orders, revenue, first/last order, average order."""

@@ -9,11 +9,40 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Union
 
-from dagster import AssetCheckExecutionContext, AssetExecutionContext, BackfillPolicy, DailyPartitionsDefinition
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    TimeWindowPartitionMapping,
+)
 
 from resources.settings import LakehouseSettings
 
-daily_partitions = DailyPartitionsDefinition(start_date=LakehouseSettings.from_env().start_date)
+_settings = LakehouseSettings.from_env()
+daily_partitions = DailyPartitionsDefinition(
+    start_date=_settings.start_date,
+    # The end is exclusive in Dagster; LAKEHOUSE_END_DATE names the last day.
+    end_date=(date.fromisoformat(_settings.end_date) + timedelta(days=1)).isoformat() if _settings.end_date else None,
+)
+
+# Orders land up to this many days after their order day (the generator's and the
+# feeds' contract); an order day's gold partition depends on that many later landings.
+MAX_LATENESS_DAYS = 3
+
+# "Every earlier day" for day-partitioned dependencies: Dagster clips the window
+# to the partitions that exist, so a century reaches back to the first one.
+EVERY_EARLIER_DAY = -36_500
+
+# A gold order day reads the landing days that can hold its orders.
+landed_by_then_and_late = TimeWindowPartitionMapping(
+    start_offset=0, end_offset=MAX_LATENESS_DAYS, allow_nonexistent_upstream_partitions=True
+)
+# Cumulative tables (lifetime value, point-in-time features) read all history up to their day.
+history_up_to_day = TimeWindowPartitionMapping(start_offset=EVERY_EARLIER_DAY, end_offset=0)
+history_up_to_day_and_late = TimeWindowPartitionMapping(
+    start_offset=EVERY_EARLIER_DAY, end_offset=MAX_LATENESS_DAYS, allow_nonexistent_upstream_partitions=True
+)
 
 # One Spark job for a whole range: the CLI's --partition-range and UI backfills
 # run every selected day in a single run instead of one run per day.

@@ -6,6 +6,7 @@ from pathlib import Path
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_deltalake import DeltaTableResource
 
+from assets.automation import on_upstream_change
 from assets.partitions import single_run
 from resources.settings import LakehouseSettings
 
@@ -16,6 +17,7 @@ from resources.settings import LakehouseSettings
     group_name="reports",
     kinds={"pandas", "delta"},
     backfill_policy=single_run,
+    automation_condition=on_upstream_change(),
 )
 def category_sales_summary(context: AssetExecutionContext, daily_sales_table: DeltaTableResource) -> MaterializeResult:
     """Revenue, orders and units per category over all days, read from gold with delta-rs

@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from assets.automation import on_upstream_change
 from assets.metadata import write_metadata
 from assets.partitions import between, daily_partitions, partition_dates, single_run
 from assets.transforms import silver as t
@@ -28,15 +29,22 @@ QUARANTINE_PRODUCTS = AssetKey(["silver", "quarantine_products"])
 
 
 def with_quarantine(key: AssetKey, quarantine: AssetKey, deps: list[AssetKey], description: str) -> list[AssetSpec]:
-    """A silver table and its quarantine table, written by one step."""
+    """A silver table and its quarantine table, written by one step.
+
+    The first dependency is the bronze table the step reads; the others are
+    dimensions it looks records up in, whose updates alone do not re-run it.
+    """
+    automation = on_upstream_change(*deps[1:])
     return [
-        AssetSpec(key, group_name=GROUP, kinds=KINDS, deps=deps, description=description),
+        AssetSpec(key, group_name=GROUP, kinds=KINDS, deps=deps, description=description,
+                  automation_condition=automation),
         AssetSpec(
             quarantine,
             group_name=GROUP,
             kinds=KINDS,
             deps=deps[:1],
             description=f"Records for {key.to_user_string()} that broke a rule: the rule and the record as JSON.",
+            automation_condition=automation,
         ),
     ]
 

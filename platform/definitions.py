@@ -8,6 +8,7 @@ asset graph shares one SparkSession (one JVM) instead of starting one per step.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Callable
 
 from dagster import Definitions, in_process_executor
@@ -20,9 +21,12 @@ from assets.quality.checks import quality_checks
 from assets.reports import report_assets
 from assets.silver import silver_assets
 from resources.delta import DeltaLakeResource
+from resources.ingestion_log import IngestionLogResource
 from resources.landing import LandingZoneResource
 from resources.settings import LakehouseSettings
 from resources.spark import SparkResource
+from sensors.automation import build_automation_sensor
+from sensors.landing import build_landing_sensor
 
 
 def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseSettings], dict[str, Any]]:
@@ -39,7 +43,8 @@ def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[Lakehous
         return {
             "spark": spark,
             "delta": delta,
-            "landing": LandingZoneResource(root=settings.landing_root),
+            "landing": LandingZoneResource(root=settings.landing_root, max_file_bytes=settings.max_file_bytes),
+            "ingestion_log": IngestionLogResource(delta=delta),
             "daily_sales_table": DeltaTableResource(
                 url=delta.delta_rs_uri("gold/daily_sales"), storage_options=LocalConfig()
             ),
@@ -62,9 +67,16 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
             f"LAKEHOUSE_ENV={settings.env!r} is not a known environment; "
             f"choose one of: {', '.join(sorted(RESOURCES_BY_ENV))}"
         )
+    first_day = date.fromisoformat(settings.start_date)
+    last_day = date.fromisoformat(settings.end_date) if settings.end_date else None
     return Definitions(
         assets=[*bronze_assets, *silver_assets, *gold_assets, *feature_assets, *report_assets],
         asset_checks=[*bronze_checks, *quality_checks],
+        sensors=[
+            build_landing_sensor(first_day, last_day, settings.sensor_interval_seconds, settings.settle_seconds,
+                                 settings.automation_running),
+            build_automation_sensor(settings.sensor_interval_seconds, settings.automation_running),
+        ],
         resources=RESOURCES_BY_ENV[settings.env](settings),
         executor=in_process_executor,
     )

@@ -111,6 +111,7 @@ class DeltaLakeResource(ConfigurableResource):
         *,
         change_column: Optional[str] = None,
         delete_missing_where: Optional[str] = None,
+        match_condition: Optional[str] = None,
         partition_by: Sequence[str] = (),
     ) -> DeltaCommit:
         """Upsert ``df`` by ``keys``.
@@ -119,6 +120,8 @@ class DeltaLakeResource(ConfigurableResource):
         changed, so a re-run commits no updates. ``delete_missing_where``
         deletes target rows in that slice that the source no longer holds,
         which makes re-processing a slice exact rather than additive.
+        ``match_condition`` (on ``t.``) narrows the target rows the merge reads,
+        so that concurrent merges into other slices do not conflict.
         """
         if not self.exists(table):
             writer = df.write.format("delta").mode("overwrite")
@@ -128,6 +131,8 @@ class DeltaLakeResource(ConfigurableResource):
             return self.last_commit(table)
         target = DeltaTable.forPath(self.session, self.uri(table))
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        if match_condition:
+            on = f"{on} AND ({match_condition})"
         update_when = f"t.`{change_column}` <> s.`{change_column}`" if change_column else None
         builder = (
             target.alias("t")

@@ -2,50 +2,109 @@
 
 Listing goes through pyarrow's filesystem layer, so a local directory and an
 object-store prefix are the same code path (only the root URI differs).
+
+Naming convention for writers: a file whose name starts with ``.`` or ``_`` is
+still being written (``_part-1.jsonl.tmp`` renamed to ``part-1.jsonl`` when
+done) and is never listed. Every other file under a source is a landed file,
+whatever its suffix, so a wrong file type is quarantined rather than ignored.
 """
 
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
+from typing import Iterator, Optional
 
 from dagster import ConfigurableResource
 from pyarrow import fs
+from pydantic import Field
 
-LANDED_DATE_PATTERN = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+LANDED_DATE_PATTERN = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
+
+
+def canonical_path(uri: str) -> str:
+    """One spelling per file, shared by the listing, Spark's ``_metadata.file_path`` and the log.
+
+    Local files are plain absolute paths (Spark says ``file:/x`` or ``file:///x``);
+    object-store files are ``s3://bucket/key`` (Spark says ``s3a://``).
+    """
+    if uri.startswith("file:"):
+        path = uri[len("file:") :]
+        return "/" + path.lstrip("/")
+    if uri.startswith("s3a://"):
+        return "s3://" + uri[len("s3a://") :]
+    return uri
+
+
+def spark_path(path: str) -> str:
+    """The URI Spark reads a canonical path through (hadoop-aws speaks ``s3a://``)."""
+    return "s3a://" + path[len("s3://") :] if path.startswith("s3://") else path
 
 
 @dataclass(frozen=True)
 class LandedFile:
-    path: str  # URI Spark can read
-    landed_date: date
+    source: str
+    path: str  # canonical_path()
+    landed_date: Optional[date]  # None when the path has no date=YYYY-MM-DD folder
     size: int
+    mtime_ns: int
+
+    @property
+    def modified_at(self) -> datetime:
+        return datetime.fromtimestamp(self.mtime_ns / 1e9, tz=timezone.utc)
+
+    @property
+    def fingerprint(self) -> tuple[int, int]:
+        """What identifies this version of the file: a rewrite changes size or modification time."""
+        return (self.size, self.mtime_ns)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+def _in_progress(relative: str) -> bool:
+    return any(part.startswith((".", "_")) for part in relative.split("/"))
 
 
 class LandingZoneResource(ConfigurableResource):
-    """Lists landed files per source and day."""
+    """Lists landed files per source (and day), with size and modification time."""
 
     root: str
+    max_file_bytes: int = Field(
+        default=2 * 1024**3, description="Larger files are quarantined instead of ingested (LAKEHOUSE_MAX_FILE_BYTES)."
+    )
 
     def _filesystem(self) -> tuple[fs.FileSystem, str]:
-        return fs.FileSystem.from_uri(self.root)
+        filesystem, base = fs.FileSystem.from_uri(self.root)
+        return filesystem, base.rstrip("/")
 
-    def uri(self, relative: str) -> str:
-        return f"{self.root.rstrip('/')}/{relative}"
+    def _path(self, info_path: str) -> str:
+        if "://" in self.root:  # pyarrow paths drop the scheme: "bucket/key"
+            return canonical_path(f"{self.root.split('://', 1)[0]}://{info_path}")
+        return info_path
 
-    def list_files(self, source: str, start: date, end: date, suffix: str) -> list[LandedFile]:
-        """Files of ``source`` landed on days ``start``..``end`` (inclusive), sorted by path."""
+    def iter_files(self, source: str) -> Iterator[LandedFile]:
+        """Every landed file of ``source`` (any day, any suffix), skipping in-progress names."""
         filesystem, base = self._filesystem()
-        selector = fs.FileSelector(f"{base.rstrip('/')}/{source}", allow_not_found=True, recursive=True)
-        files: list[LandedFile] = []
+        source_dir = f"{base}/{source}"
+        selector = fs.FileSelector(source_dir, allow_not_found=True, recursive=True)
         for info in filesystem.get_file_info(selector):
-            if info.type != fs.FileType.File or not info.base_name.endswith(suffix):
+            if info.type != fs.FileType.File or _in_progress(info.path[len(source_dir) + 1 :]):
                 continue
             match = LANDED_DATE_PATTERN.search(info.path)
-            if not match:
-                continue
-            landed = date.fromisoformat(match.group(1))
-            if start <= landed <= end:
-                relative = info.path[len(base.rstrip("/")) + 1 :]
-                files.append(LandedFile(self.uri(relative), landed, info.size))
+            landed = date.fromisoformat(match.group(1)) if match else None
+            mtime_ns = info.mtime_ns if info.mtime_ns is not None else 0
+            yield LandedFile(source, self._path(info.path), landed, int(info.size), int(mtime_ns))
+
+    def list_files(self, source: str, start: date, end: date) -> list[LandedFile]:
+        """Files of ``source`` landed on days ``start``..``end`` (inclusive), sorted by path."""
+        files = [f for f in self.iter_files(source) if f.landed_date is not None and start <= f.landed_date <= end]
         return sorted(files, key=lambda f: f.path)
+
+    def read_head(self, path: str, max_bytes: int = 65536) -> bytes:
+        """The first bytes of a landed file (a header check without reading the whole file)."""
+        filesystem, _ = self._filesystem()
+        location = path.split("://", 1)[1] if "://" in path else path
+        with filesystem.open_input_stream(location) as stream:
+            return stream.read(max_bytes)

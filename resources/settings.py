@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_START_DATE = "2026-01-01"
@@ -20,6 +21,11 @@ class LakehouseSettings:
     env: str
     root: str
     start_date: str
+    end_date: Optional[str] = None  # last daily partition; none: partitions run up to today
+    max_file_bytes: int = 2 * 1024**3  # larger landed files are quarantined
+    sensor_interval_seconds: int = 30  # how often the landing and automation sensors evaluate
+    settle_seconds: int = 60  # a landed file this old (or unchanged across two ticks) is complete
+    automation_running: bool = False  # sensors start running without a click in the UI
 
     @property
     def landing_root(self) -> str:
@@ -42,4 +48,19 @@ class LakehouseSettings:
             env=os.environ.get("LAKEHOUSE_ENV", "local"),
             root=root.rstrip("/"),
             start_date=os.environ.get("LAKEHOUSE_START_DATE", DEFAULT_START_DATE),
+            end_date=os.environ.get("LAKEHOUSE_END_DATE") or None,
+            max_file_bytes=_int("LAKEHOUSE_MAX_FILE_BYTES", 2 * 1024**3),
+            sensor_interval_seconds=_int("LAKEHOUSE_SENSOR_INTERVAL_SECONDS", 30),
+            settle_seconds=_int("LAKEHOUSE_SETTLE_SECONDS", 60),
+            automation_running=os.environ.get("LAKEHOUSE_AUTOMATION", "off").lower() in ("on", "1", "true"),
         )
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None

@@ -1,1 +1,1 @@
-"""New-file sensors for the landing zone (see the ingestion issue); none are defined yet."""
+"""Sensors: the landing sensor feeds bronze; the automation sensor keeps everything below it fresh."""

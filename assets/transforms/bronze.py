@@ -101,3 +101,36 @@ def rejected(records: DataFrame, source: str, reason: str) -> DataFrame:
         "_ingested_at",
         "_run_id",
     )
+
+
+def source_file(file_path: Column) -> Column:
+    """Spark's ``_metadata.file_path`` in the landing zone's canonical spelling
+    (``resources.landing.canonical_path``): a plain absolute path, or ``s3://``."""
+    local = F.regexp_replace(file_path, r"^file:/+", "/")
+    return F.regexp_replace(local, r"^s3a://", "s3://")
+
+
+def raw_lines(text: DataFrame) -> DataFrame:
+    """``spark.read.text`` output -> (``value``, ``_source_file``) in canonical spelling."""
+    return text.select("value", source_file(F.col("_metadata.file_path")).alias("_source_file"))
+
+
+def file_stats(lines: DataFrame) -> DataFrame:
+    """Per landed file: non-blank lines and lines holding bytes that are not UTF-8.
+
+    Spark decodes text as UTF-8 and turns undecodable bytes into U+FFFD, so a
+    line holding U+FFFD is one the source did not write as valid UTF-8.
+    """
+    return lines.groupBy("_source_file").agg(
+        F.sum(F.when(F.trim("value") != "", 1).otherwise(0)).cast("long").alias("lines"),
+        F.sum(F.when(F.col("value").contains("\ufffd"), 1).otherwise(0)).cast("long").alias("undecodable_lines"),
+    )
+
+
+def records_per_file(records: DataFrame) -> dict[str, tuple[int, int]]:
+    """``(parsed, unparseable)`` record counts per ``_source_file``, in one pass."""
+    counts = records.groupBy("_source_file").agg(
+        F.count(F.when(F.col(CORRUPT).isNull(), 1)).alias("parsed"),
+        F.count(F.when(F.col(CORRUPT).isNotNull(), 1)).alias("unparseable"),
+    )
+    return {row["_source_file"]: (int(row["parsed"]), int(row["unparseable"])) for row in counts.collect()}

@@ -1,0 +1,60 @@
+"""Which landed files are ingested, and why a whole file is quarantined instead.
+
+A file is quarantined (none of its lines reach bronze, the ingestion log keeps
+the reason) when it is empty, of the wrong type or format, larger than the
+configured limit, holds bytes that are not UTF-8, or, for CSV, its header does
+not name the expected columns. A file that passes may still have bad lines:
+those go to the source's reject table one by one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Optional, Sequence
+
+
+def screen_file(
+    name: str,
+    size: int,
+    head: bytes,
+    *,
+    suffix: str,
+    max_bytes: int,
+    header: Optional[Sequence[str]] = None,
+) -> Optional[str]:
+    """The reason to quarantine a file from what is known before reading it all, or None."""
+    if not name.endswith(suffix):
+        return f"unexpected file type: expected *{suffix}"
+    if size == 0:
+        return "empty file (0 bytes)"
+    if size > max_bytes:
+        return f"file is {size:,} bytes, over the {max_bytes:,}-byte limit (LAKEHOUSE_MAX_FILE_BYTES)"
+    if header is not None:
+        first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
+        try:
+            text = first_line.decode("utf-8")
+        except UnicodeDecodeError:
+            return "undecodable bytes: the header line is not valid UTF-8"
+        found = next(csv.reader(io.StringIO(text)), [])
+        if [c.strip() for c in found] != list(header):
+            return f"unexpected columns: header is {found}, expected {list(header)}"
+    return None
+
+
+def screen_content(
+    lines: int, undecodable_lines: int, records_parsed: int, *, header_lines: int, structured: bool
+) -> Optional[str]:
+    """The reason to quarantine a file from its content, or None.
+
+    ``structured`` sources (JSON lines) must parse at least one record: a file in
+    which no line is a record is in the wrong format, not a file of bad lines.
+    """
+    if undecodable_lines:
+        return f"undecodable bytes: {undecodable_lines:,} line(s) are not valid UTF-8"
+    records = lines - header_lines
+    if lines == 0:
+        return "empty file (no records)"
+    if structured and records > 0 and records_parsed == 0:
+        return f"wrong format: none of its {records:,} line(s) is a record"
+    return None
