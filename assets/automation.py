@@ -18,6 +18,8 @@ def on_upstream_change(*ignored: AssetKey) -> AutomationCondition:
     Unlike ``AutomationCondition.eager()`` this is not limited to the latest day,
     which is the point of late-data handling; it waits for in-progress
     dependencies and never doubles up on a partition already in progress.
+    Like every condition it reacts to changes after the automation sensor's first
+    tick: data that landed while it was off is brought in by one backfill.
     ``ignored`` dependencies (slowly changing dimensions read as lookups) do not
     trigger a refresh on their own: a dimension update would otherwise refresh
     every day of history.

@@ -1,0 +1,136 @@
+"""Late-data automation: which partitions a change requests, evaluated as the daemon would.
+
+No Spark here: upstream updates are reported to a Dagster instance as runless
+materializations, and the real automation conditions of the platform's
+Definitions are evaluated against it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, evaluate_automation_conditions
+
+from conftest import load_platform_definitions
+
+START = date(2026, 1, 1)
+BRONZE_ORDERS = AssetKey(["bronze", "orders"])
+BRONZE_CUSTOMERS = AssetKey(["bronze", "customers"])
+BRONZE_PRODUCTS = AssetKey(["bronze", "products"])
+SILVER_ORDERS = AssetKey(["silver", "orders"])
+SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
+DAILY_SALES = AssetKey(["gold", "daily_sales"])
+CLV = AssetKey(["gold", "customer_lifetime_value"])
+FEATURES = AssetKey(["features", "customer_features"])
+REPORT = AssetKey(["reports", "category_sales_summary"])
+
+
+def day(n: int) -> str:
+    return (START + timedelta(days=n)).isoformat()
+
+
+@pytest.fixture()
+def defs(tmp_path):
+    from resources.settings import LakehouseSettings
+
+    settings = LakehouseSettings(env="ci", root=str(tmp_path), start_date=START.isoformat())
+    return load_platform_definitions().build_definitions(settings)
+
+
+def materialize(instance, key: AssetKey, *days: int) -> None:
+    for n in days:
+        instance.report_runless_asset_event(AssetMaterialization(key, partition=day(n)))
+
+
+class Tick:
+    def __init__(self, requested, cursor):
+        self.requested, self.cursor = requested, cursor
+
+    def get_requested_partitions(self, key):
+        return self.requested.get(key, set())
+
+    def get_num_requested(self, key):
+        return len(self.get_requested_partitions(key))
+
+    @property
+    def total_requested(self):
+        return sum(len(v) for v in self.requested.values())
+
+
+def settle(defs, instance, cursor=None) -> Tick:
+    """Ticks until quiet, materializing what each tick requests in dependency order, as the
+    backfill's runs would. An asset whose input cannot share its run (an unpartitioned
+    report over daily gold) is requested on the tick after that input updated."""
+    requested: dict[AssetKey, set] = {}
+    for _ in range(4):
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        cursor = result.cursor
+        if result.total_requested == 0:
+            return Tick(requested, cursor)
+        for key in defs.resolve_asset_graph().toposorted_asset_keys:
+            partitions = set(result.get_requested_partitions(key)) if key in result._requested_partitions_by_asset_key else set()
+            assert not partitions & requested.get(key, set()), f"{key} requested twice: {partitions}"
+            requested.setdefault(key, set()).update(partitions)
+            for partition in sorted(partitions, key=str):
+                instance.report_runless_asset_event(AssetMaterialization(key, partition=partition))
+    raise AssertionError("automation did not settle within 4 ticks")
+
+
+def days_requested(result, key: AssetKey) -> list[str]:
+    return sorted(p for p in result.get_requested_partitions(key))
+
+
+def test_a_day_of_orders_refreshes_its_silver_day_the_gold_days_it_can_touch_and_history_after_it(defs):
+    instance = DagsterInstance.ephemeral()
+    initial = settle(defs, instance)  # the sensor's first tick, before anything landed
+    assert initial.total_requested == 0
+    materialize(instance, BRONZE_ORDERS, 0, 1, 2, 3, 4, 5)
+    materialize(instance, BRONZE_CUSTOMERS, 0, 1, 2, 3, 4, 5)
+    materialize(instance, BRONZE_PRODUCTS, 0)
+    first = settle(defs, instance, initial.cursor)
+    assert days_requested(first, SILVER_ORDERS) == [day(n) for n in range(6)]
+    assert first.get_num_requested(SILVER_CUSTOMERS) == 1
+
+    # A late file lands for day 4 after everything was processed.
+    materialize(instance, BRONZE_ORDERS, 4)
+    late = settle(defs, instance, first.cursor)
+    assert days_requested(late, SILVER_ORDERS) == [day(4)]
+    assert days_requested(late, AssetKey(["silver", "quarantine_orders"])) == [day(4)]
+    # orders landing on day 4 belong to order days 1..4 (at most 3 days late)
+    assert days_requested(late, DAILY_SALES) == [day(1), day(2), day(3), day(4)]
+    # cumulative tables: from the first affected day on, never before
+    features = days_requested(late, FEATURES)
+    assert features[0] == day(4) and day(3) not in features and len(features) >= 2
+    assert days_requested(late, CLV)[0] == day(1)
+    assert late.get_num_requested(REPORT) == 1
+    # dimensions and bronze are untouched
+    assert late.get_num_requested(SILVER_CUSTOMERS) == 0
+    assert late.get_num_requested(BRONZE_ORDERS) == 0
+
+
+def test_nothing_is_requested_twice_and_nothing_without_a_change(defs):
+    instance = DagsterInstance.ephemeral()
+    initial = settle(defs, instance)
+    materialize(instance, BRONZE_ORDERS, 0)
+    materialize(instance, BRONZE_CUSTOMERS, 0)
+    materialize(instance, BRONZE_PRODUCTS, 0)
+    first = settle(defs, instance, initial.cursor)
+    assert first.get_num_requested(SILVER_ORDERS) == 1
+    quiet = settle(defs, instance, first.cursor)
+    assert quiet.total_requested == 0
+
+
+def test_a_dimension_update_does_not_refresh_every_day_of_history(defs):
+    instance = DagsterInstance.ephemeral()
+    initial = settle(defs, instance)
+    materialize(instance, BRONZE_ORDERS, 0, 1, 2)
+    materialize(instance, BRONZE_CUSTOMERS, 0)
+    materialize(instance, BRONZE_PRODUCTS, 0)
+    first = settle(defs, instance, initial.cursor)
+    materialize(instance, BRONZE_CUSTOMERS, 3)  # customers changed on day 3, no orders landed
+    after = settle(defs, instance, first.cursor)
+    assert after.get_num_requested(SILVER_CUSTOMERS) == 1
+    assert after.get_num_requested(SILVER_ORDERS) == 0
+    assert after.get_num_requested(FEATURES) == 0
+    assert after.get_num_requested(DAILY_SALES) == 0
