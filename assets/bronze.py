@@ -244,7 +244,7 @@ def _bronze_asset(source: LandedSource):
                 source=source.name, path=f.path, landed_date=f.landed_date, size=f.size, mtime_ns=f.mtime_ns,
                 modified_at=f.modified_at, status=QUARANTINED if f.path in quarantined else INGESTED,
                 reason=quarantined.get(f.path),
-                lines=int(stats[f.path]["lines"]) if f.path in stats else 0,
+                lines=int(stats[f.path]["lines"]) if f.path in stats else None,  # None: not read
                 rows_accepted=0 if f.path in quarantined else per_file.get(f.path, (0, 0))[0],
                 rows_rejected=0 if f.path in quarantined else per_file.get(f.path, (0, 0))[1],
                 table_version=commit.version, run_id=context.run_id, ingested_at=now,
@@ -304,7 +304,7 @@ def _bronze_asset(source: LandedSource):
             bronze_and_rejected_rows=sum(in_tables.values()),
             files_ingested=len(entries) - len(quarantined),
             files_quarantined=len(quarantined),
-            quarantined_lines=sum(entries[p].lines for p in quarantined),
+            quarantined_lines=sum(entries[p].lines or 0 for p in quarantined),
         )
 
     return ingest, landed_lines_accounted

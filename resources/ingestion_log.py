@@ -43,7 +43,7 @@ class IngestionEntry:
     modified_at: datetime
     status: str  # INGESTED or QUARANTINED
     reason: Optional[str]  # why a file was quarantined
-    lines: int  # non-blank lines in the file, header included
+    lines: Optional[int]  # non-blank lines in the file, header included; None if quarantined unread
     rows_accepted: int  # records in bronze
     rows_rejected: int  # lines in the source's reject table
     table_version: Optional[int]  # bronze table version holding the rows

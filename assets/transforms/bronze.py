@@ -118,12 +118,12 @@ def raw_lines(text: DataFrame) -> DataFrame:
 def file_stats(lines: DataFrame) -> DataFrame:
     """Per landed file: non-blank lines and lines holding bytes that are not UTF-8.
 
-    Spark decodes text as UTF-8 and turns undecodable bytes into U+FFFD, so a
-    line holding U+FFFD is one the source did not write as valid UTF-8.
+    Spark's text source keeps a line's bytes as they are, so invalid UTF-8
+    survives into the string and ``is_valid_utf8`` finds it.
     """
     return lines.groupBy("_source_file").agg(
         F.sum(F.when(F.trim("value") != "", 1).otherwise(0)).cast("long").alias("lines"),
-        F.sum(F.when(F.col("value").contains("\ufffd"), 1).otherwise(0)).cast("long").alias("undecodable_lines"),
+        F.sum(F.when(~F.is_valid_utf8("value"), 1).otherwise(0)).cast("long").alias("undecodable_lines"),
     )
 
 
