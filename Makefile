@@ -19,7 +19,7 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_PRODUCTS ?= 200
 DEMO_END = $(shell $(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
 
-.PHONY: setup demo test test-fast ui validate lock clean
+.PHONY: setup demo test test-fast ui daemon validate lock clean
 
 setup: $(VENV)/.installed $(VENV)/.jars
 
@@ -33,9 +33,9 @@ $(VENV)/.jars: $(VENV)/.installed resources/jars.py
 	$(PY) -m resources.jars fetch
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: platform/dagster.local.yaml
 	mkdir -p "$(DAGSTER_HOME)"
-	touch "$@"  # default SQLite storage, said explicitly
+	cp platform/dagster.local.yaml "$@"
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m datagen --root "$(LAKEHOUSE_ROOT)/landing" --start-date $(DEMO_START) --days $(DEMO_DAYS) \
@@ -55,6 +55,11 @@ validate: setup
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(DAGSTER) dev -w workspace.yaml --host 127.0.0.1 --port 3000
+
+# The sensors without the UI: the landing sensor and the automation sensor start
+# running (LAKEHOUSE_AUTOMATION=on) and drive ingestion and late-data refreshes.
+daemon: setup $(DAGSTER_HOME)/dagster.yaml
+	LAKEHOUSE_AUTOMATION=on $(VENV)/bin/dagster-daemon run -w workspace.yaml
 
 lock:
 	{ echo "# Exact versions for reproducible installs, used as pip constraints by make setup."; \

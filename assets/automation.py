@@ -9,15 +9,35 @@ the cumulative tables (lifetime value, features) from that day on. Other days
 are left alone.
 """
 
-from dagster import AssetKey, AssetSelection, AutomationCondition
+from dagster import AssetKey, AssetSelection, AutomationCondition, AutomationContext, AutomationResult
+
+
+class RequestedThisTick(AutomationCondition):
+    """True for the partitions requested on this tick.
+
+    Dagster's ``will_be_requested`` only counts requests that can share a run
+    with the asset asking (same partitioning); a daily table that reads an
+    unpartitioned dimension must also wait when the dimension is requested.
+    Custom conditions are evaluated in the code location (see sensors/automation.py).
+    """
+
+    @property
+    def name(self) -> str:
+        return "requested_this_tick"
+
+    def evaluate(self, context: AutomationContext) -> AutomationResult:
+        requested = context.request_subsets_by_key.get(context.key)
+        subset = (requested.compute_intersection(context.candidate_subset) if requested is not None
+                  else context.get_empty_subset())
+        return AutomationResult(context, true_subset=subset)
 
 
 def on_upstream_change(*ignored: AssetKey) -> AutomationCondition:
     """Refresh the partitions whose dependencies were updated (or will be on this tick).
 
     Unlike ``AutomationCondition.eager()`` this is not limited to the latest day,
-    which is the point of late-data handling; it waits for in-progress
-    dependencies and never doubles up on a partition already in progress.
+    which is the point of late-data handling; it waits for dependencies that are
+    requested or in progress and never doubles up on a partition in progress.
     Like every condition it reacts to changes after the automation sensor's first
     tick: data that landed while it was off is brought in by one backfill.
     ``ignored`` dependencies (slowly changing dimensions read as lookups) do not
@@ -27,8 +47,13 @@ def on_upstream_change(*ignored: AssetKey) -> AutomationCondition:
     updated = AutomationCondition.any_deps_updated()
     if ignored:
         updated = updated.ignore(AssetSelection.assets(*ignored))
+    # One layer per tick: a partition is not requested on the tick its inputs are,
+    # so runs launched together never depend on each other, and each layer starts
+    # once the layer above has finished (runs launched by a tick are not ordered).
+    deps_requested_now = AutomationCondition.any_deps_match(RequestedThisTick())
     return (
         updated.since_last_handled()
+        & ~deps_requested_now.with_label("any_deps_requested_this_tick")
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
     ).with_label("on_upstream_change")

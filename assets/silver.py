@@ -32,7 +32,8 @@ def with_quarantine(key: AssetKey, quarantine: AssetKey, deps: list[AssetKey], d
     """A silver table and its quarantine table, written by one step.
 
     The first dependency is the bronze table the step reads; the others are
-    dimensions it looks records up in, whose updates alone do not re-run it.
+    dimensions it looks records up in (which decide rules like unknown_customer,
+    so the quarantine depends on them too), whose updates alone do not re-run it.
     """
     automation = on_upstream_change(*deps[1:])
     return [
@@ -42,7 +43,7 @@ def with_quarantine(key: AssetKey, quarantine: AssetKey, deps: list[AssetKey], d
             quarantine,
             group_name=GROUP,
             kinds=KINDS,
-            deps=deps[:1],
+            deps=deps,
             description=f"Records for {key.to_user_string()} that broke a rule: the rule and the record as JSON.",
             automation_condition=automation,
         ),

@@ -1,8 +1,10 @@
 """The automation sensor: evaluates the automation conditions of everything below bronze.
 
-It turns the conditions in ``assets/automation.py`` into backfills: one per tick
-that found stale partitions, run in dependency order by the daemon's backfill
-loop, each asset's partitions in one run (single-run backfill policy).
+It turns the conditions in ``assets/automation.py`` into runs, one layer of the
+graph per tick (the conditions never request an asset on the same tick as its
+inputs), each asset's partitions in one run (single-run backfill policy). Runs
+are launched directly rather than as backfills: a layer has no internal order to
+keep, and the backfill loop would add half a minute per layer.
 """
 
 from __future__ import annotations
@@ -20,5 +22,7 @@ def build_automation_sensor(interval_seconds: int, running: bool) -> AutomationC
         "including old days that received late files.",
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
-        emit_backfills=True,
+        emit_backfills=False,
+        # the conditions include a custom one, which only the code location can evaluate
+        use_user_code_server=True,
     )

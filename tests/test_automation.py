@@ -63,7 +63,7 @@ def settle(defs, instance, cursor=None) -> Tick:
     backfill's runs would. An asset whose input cannot share its run (an unpartitioned
     report over daily gold) is requested on the tick after that input updated."""
     requested: dict[AssetKey, set] = {}
-    for _ in range(4):
+    for _ in range(8):
         result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
         cursor = result.cursor
         if result.total_requested == 0:
@@ -71,10 +71,14 @@ def settle(defs, instance, cursor=None) -> Tick:
         for key in defs.resolve_asset_graph().toposorted_asset_keys:
             partitions = set(result.get_requested_partitions(key)) if key in result._requested_partitions_by_asset_key else set()
             assert not partitions & requested.get(key, set()), f"{key} requested twice: {partitions}"
+            parents = defs.resolve_asset_graph().get(key).parent_keys
+            assert not (partitions and any(result.get_num_requested(p) for p in parents
+                                           if p in result._requested_partitions_by_asset_key)), \
+                f"{key} requested on the same tick as an input: " + str({p: result.get_num_requested(p) for p in parents if p in result._requested_partitions_by_asset_key})
             requested.setdefault(key, set()).update(partitions)
             for partition in sorted(partitions, key=str):
                 instance.report_runless_asset_event(AssetMaterialization(key, partition=partition))
-    raise AssertionError("automation did not settle within 4 ticks")
+    raise AssertionError("automation did not settle within 8 ticks")
 
 
 def days_requested(result, key: AssetKey) -> list[str]:
