@@ -51,9 +51,19 @@ def on_upstream_change(*ignored: AssetKey) -> AutomationCondition:
     # so runs launched together never depend on each other, and each layer starts
     # once the layer above has finished (runs launched by a tick are not ordered).
     deps_requested_now = AutomationCondition.any_deps_match(RequestedThisTick())
-    return (
+    condition = (
         updated.since_last_handled()
         & ~deps_requested_now.with_label("any_deps_requested_this_tick")
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
-    ).with_label("on_upstream_change")
+    )
+    if ignored:
+        # A lookup dimension must exist and be settled before a day is validated
+        # against it: orders checked while the customers that landed with them are
+        # still being ingested would be quarantined as unknown_customer, and a
+        # dimension update does not re-run them.
+        dimension_not_ready = AutomationCondition.any_deps_match(
+            AutomationCondition.missing() | AutomationCondition.any_deps_in_progress()
+        ).allow(AssetSelection.assets(*ignored))
+        condition = condition & ~dimension_not_ready.with_label("lookup_dimension_missing_or_refreshing")
+    return condition.with_label("on_upstream_change")

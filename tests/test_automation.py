@@ -138,3 +138,18 @@ def test_a_dimension_update_does_not_refresh_every_day_of_history(defs):
     assert after.get_num_requested(SILVER_ORDERS) == 0
     assert after.get_num_requested(FEATURES) == 0
     assert after.get_num_requested(DAILY_SALES) == 0
+
+
+def test_orders_wait_for_a_dimension_that_does_not_exist_yet_or_is_being_ingested(defs):
+
+    instance = DagsterInstance.ephemeral()
+    initial = settle(defs, instance)
+    # day 0's orders are in bronze, its customers and products are not yet
+    materialize(instance, BRONZE_ORDERS, 0)
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=initial.cursor)
+    assert result.get_num_requested(SILVER_ORDERS) == 0  # silver/customers does not exist
+    materialize(instance, BRONZE_CUSTOMERS, 0)
+    materialize(instance, BRONZE_PRODUCTS, 0)
+    done = settle(defs, instance, result.cursor)
+    assert done.get_num_requested(SILVER_CUSTOMERS) == 1
+    assert days_requested(done, SILVER_ORDERS) == [day(0)]

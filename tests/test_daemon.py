@@ -67,6 +67,15 @@ def materialized_partitions(instance: DagsterInstance, key: str) -> dict[str, in
     return counts
 
 
+def step_error_text(error) -> str:
+    """A step failure's message with its causes: the wrapper alone says only which op failed."""
+    parts = []
+    while error is not None and len(parts) < 4:
+        parts.append(error.message.strip()[:800])
+        error = error.cause
+    return " <- ".join(parts)
+
+
 def wait_until(instance: DagsterInstance, done, what: str, timeout: float, log: Path) -> None:
     """Poll until ``done()`` holds and nothing runs or waits; fail with the runs' errors otherwise."""
     from dagster._core.execution.backfill import BulkActionStatus
@@ -75,7 +84,7 @@ def wait_until(instance: DagsterInstance, done, what: str, timeout: float, log: 
     while time.monotonic() < deadline:
         failed = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
         assert not failed, f"run(s) failed while waiting for {what}: " + "; ".join(
-            str(e.dagster_event.event_specific_data.error.message)[:500] if e.dagster_event
+            step_error_text(e.dagster_event.event_specific_data.error) if e.dagster_event
             and e.dagster_event.event_type_value == "STEP_FAILURE" else ""
             for run in failed for e in instance.all_logs(run.run_id) if e.dagster_event
             and e.dagster_event.event_type_value == "STEP_FAILURE"
