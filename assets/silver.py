@@ -79,6 +79,8 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
     ),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    # Whether a line is a duplicate depends on earlier landing days: one run at a time.
+    pool="silver_orders",
 )
 def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     start, end = partition_dates(context)
