@@ -21,6 +21,9 @@ GROUP = "silver"
 KINDS = {"spark", "delta"}
 
 SILVER_ORDERS = AssetKey(["silver", "orders"])
+# Whether a line is a duplicate depends on earlier landing days, so days are processed one
+# run at a time, in launch order (a pool of one slot, held per run; see platform/dagster.local.yaml).
+SILVER_ORDERS_POOL = "silver_orders"
 QUARANTINE_ORDERS = AssetKey(["silver", "quarantine_orders"])
 SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
 QUARANTINE_CUSTOMERS = AssetKey(["silver", "quarantine_customers"])
@@ -79,8 +82,7 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
     ),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    # Whether a line is a duplicate depends on earlier landing days: one run at a time.
-    pool="silver_orders",
+    pool=SILVER_ORDERS_POOL,
 )
 def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     start, end = partition_dates(context)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from assets.silver import SILVER_ORDERS_POOL
 from conftest import load_platform_definitions, run_graph
 
 pytestmark = pytest.mark.slow
@@ -113,6 +114,9 @@ def daemon_world(tmp_path_factory):
     env = dict(os.environ, LAKEHOUSE_ENV="ci", LAKEHOUSE_ROOT=str(root), DAGSTER_HOME=str(home),
                LAKEHOUSE_START_DATE=D1.isoformat(), LAKEHOUSE_END_DATE=D2.isoformat(),
                LAKEHOUSE_SENSOR_INTERVAL_SECONDS="5", LAKEHOUSE_SETTLE_SECONDS="2", LAKEHOUSE_AUTOMATION="on")
+    # as `make daemon` does when it creates DAGSTER_HOME
+    subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", SILVER_ORDERS_POOL, "1"], env=env,
+                   check=True, capture_output=True, timeout=120)
     log = root / "daemon.log"
     with open(log, "w") as out:
         daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=REPO_ROOT,
