@@ -147,7 +147,7 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
     land_atomically(world["staged"], landing)
     wait_until(instance, lambda: materialized_partitions(instance, "features/customer_features").keys()
                >= {D1.isoformat(), D2.isoformat()} and materialized_partitions(
-                   instance, "reports/category_sales_summary"), "two days to reach features", 600, world["log"])
+                   instance, "reports/category_sales_summary"), "two days to reach features", 900, world["log"])
     first_pass = time.monotonic() - started
     bronze_runs = materialized_partitions(instance, "bronze/orders")
     assert bronze_runs == {D1.isoformat(): 1, D2.isoformat(): 1}  # one ingestion each
@@ -158,11 +158,14 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
     (late / "part-late.jsonl").write_text(late_orders())
     before = {k: materialized_partitions(instance, k) for k in ("silver/orders", "gold/daily_sales",
                                                                 "features/customer_features")}
+    reports_before = materialized_partitions(instance, "reports/category_sales_summary")["-"]
     started = time.monotonic()
     land_atomically(late.parent.parent, landing)
+    # the report is the last layer: once it refreshed, automation has nothing left to do
     wait_until(instance, lambda: materialized_partitions(instance, "features/customer_features").get(
-        D2.isoformat(), 0) > before["features/customer_features"][D2.isoformat()],
-        "the late file to reach features", 600, world["log"])
+        D2.isoformat(), 0) > before["features/customer_features"][D2.isoformat()]
+        and materialized_partitions(instance, "reports/category_sales_summary")["-"] > reports_before,
+        "the late file to reach features and the report", 900, world["log"])
     late_pass = time.monotonic() - started
     after = {k: materialized_partitions(instance, k) for k in before}
     assert materialized_partitions(instance, "bronze/orders") == {D1.isoformat(): 2, D2.isoformat(): 1}
