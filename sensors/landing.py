@@ -10,8 +10,8 @@ but not yet known to be complete.
 - A file is complete when its modification time is ``settle_seconds`` old, or its
   size and modification time held across two ticks; writers that name files
   ``_*``/``.*`` until they are done are never seen half-written.
-- Ready files are grouped by day; consecutive days with the same sources share a
-  run, one partition range and one Spark session. The run key is a digest of
+- Ready files are grouped by day; consecutive days share a run, one partition
+  range and one Spark session (a source ingests only the files listed for it). The run key is a digest of
   the files' paths, sizes and modification times: a replayed tick requests
   nothing new, and a file rewritten under the same name gets a new run.
 - Files outside the daily partitions (no ``date=`` folder, or a day before the
@@ -137,18 +137,19 @@ def plan_tick(
 
 
 def run_requests(ready: Sequence[LandedFile]) -> list[RunRequest]:
-    """One run per stretch of consecutive days that received files from the same sources."""
+    """One run per stretch of consecutive days that received files.
+
+    The run selects every source with a file in the stretch and lists each source's
+    files, so a source that landed nothing on some day of the range ingests nothing there.
+    """
     by_day: dict[date, list[LandedFile]] = {}
     for f in ready:
         by_day.setdefault(f.landed_date, []).append(f)
     stretches: list[list[date]] = []
     for day in sorted(by_day):
-        sources = {f.source for f in by_day[day]}
-        if stretches:
-            previous = stretches[-1][-1]
-            if day - previous == timedelta(days=1) and {f.source for f in by_day[previous]} == sources:
-                stretches[-1].append(day)
-                continue
+        if stretches and day - stretches[-1][-1] == timedelta(days=1):
+            stretches[-1].append(day)
+            continue
         stretches.append([day])
     requests = []
     for stretch in stretches:

@@ -180,7 +180,7 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
                            "workspace.yaml"], cwd=REPO_ROOT, env=world["env"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    time.sleep(20)  # several ticks
+    time.sleep(12)  # two ticks or more
     wait_until(instance, lambda: True, "quiet", 120, world["log"])
     assert len(instance.get_runs()) == runs_before
 

@@ -80,7 +80,7 @@ def test_new_files_are_requested_grouped_by_consecutive_days(zone):
     for day in (D1, D2):
         land(root, "orders", day, "part-0001.jsonl", '{"order_id": "O1"}\n')
         land(root, "customers", day, "customers.csv", "customer_id\n")
-        land(root, "products", day, "products.csv", "product_id\n")
+    land(root, "products", D1, "products.csv", "product_id\n")  # products land on the first day only
     result, _ = tick(zone)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
@@ -93,6 +93,7 @@ def test_new_files_are_requested_grouped_by_consecutive_days(zone):
     assert [Path(p).relative_to(root / "landing").as_posix() for p in files] == [
         "orders/date=2026-01-01/part-0001.jsonl", "orders/date=2026-01-02/part-0001.jsonl"]
     assert request.run_key.startswith("landing:2026-01-01..2026-01-02:")
+    assert requested_files(result)["bronze_products"] == ["products.csv"]  # D1's; D2 had none
 
     # a day with only orders is its own run, for orders only
     land(root, "orders", D3, "part-0001.jsonl", '{"order_id": "O2"}\n')
