@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from assets.automation import on_upstream_change
+from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
 from assets.partitions import between, daily_partitions, partition_dates, single_run
 from assets.transforms import silver as t
@@ -80,6 +81,7 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
+@emits_lineage
 def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     start, end = partition_dates(context)
     slice_ = between("_landed_date", start, end)
@@ -135,6 +137,7 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     ),
     backfill_policy=single_run,
 )
+@emits_lineage
 def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
     checked = t.validate_customer_records(delta.read("bronze/customers")).cache()
     try:
@@ -175,6 +178,7 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
     ),
     backfill_policy=single_run,
 )
+@emits_lineage
 def silver_products(context: AssetExecutionContext, delta: DeltaLakeResource):
     checked = t.validate_product_records(delta.read("bronze/products")).cache()
     try:
