@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import subprocess
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -141,6 +142,20 @@ class _Step:
 
     # -- asset steps ---------------------------------------------------------
     def _materialization(self, context, lineage: LineageResource, compute) -> list:
+        started = _guarded(lineage, "START", lambda: self._start(context, lineage))
+        try:
+            results = list(_as_results(compute()))
+        except BaseException as error:
+            if started:
+                _guarded(lineage, "FAIL", lambda: started[0].send(RunState.FAIL, inputs=started[1], error=error))
+            raise
+        if not started:
+            return results
+        event, inputs, keys = started
+        extra = _guarded(lineage, "COMPLETE", lambda: self._complete(context, lineage, event, inputs, keys, results))
+        return [_with_metadata(r, m) for r, m in zip(results, extra)] if extra else results
+
+    def _start(self, context, lineage: LineageResource):
         assets_def = context.assets_def
         keys = [spec.key for spec in assets_def.specs if spec.key in context.selected_asset_keys]
         upstream = sorted({dep for key in keys for dep in assets_def.asset_deps.get(key, ()) if dep not in keys},
@@ -151,31 +166,22 @@ class _Step:
         engine = "spark" if "spark" in (assets_def.specs_by_key[keys[0]].kinds or ()) else "python"
         event = _Event(lineage, context, keys[0].to_user_string(), "ASSET", self.source_file, engine)
         event.send(RunState.START, inputs=inputs)
-        try:
-            results = list(_as_results(compute()))
-        except BaseException as error:
-            event.send(RunState.FAIL, inputs=inputs, error=error)
-            raise
-        outputs, lineage_by_key = [], {}
+        return event, inputs, keys
+
+    def _complete(self, context, lineage: LineageResource, event: "_Event", inputs, keys, results) -> list[dict]:
+        """Send COMPLETE with the written tables; the metadata each result gains."""
+        outputs, extra = [], []
         for result in results:
             key = result.asset_key or keys[0]
-            dataset, column_lineage = self._output(lineage, context, key, result.metadata or {}, inputs)
+            dataset, column_lineage = self._output(lineage, context, key, result.metadata or {})
             outputs.append(dataset)
-            if column_lineage is not None:
-                lineage_by_key[key] = column_lineage
+            extra.append({"dagster/column_lineage": column_lineage} if column_lineage is not None else {})
         event.send(RunState.COMPLETE, inputs=inputs, outputs=outputs)
-        return [
-            _with_metadata(result, {
-                **({"dagster/column_lineage": lineage_by_key[result.asset_key or keys[0]]}
-                   if (result.asset_key or keys[0]) in lineage_by_key else {}),
-                "openlineage_run_id": event.run_id,
-                "lineage_events_dropped": lineage.dropped_events,
-            })
-            for result in results
-        ]
+        for metadata in extra:
+            metadata.update(openlineage_run_id=event.run_id, lineage_events_dropped=lineage.dropped_events)
+        return extra
 
-    def _output(self, lineage: LineageResource, context, key: AssetKey, metadata: Mapping[str, Any],
-                inputs: list[InputDataset]) -> tuple[OutputDataset, Optional[TableColumnLineage]]:
+    def _output(self, lineage: LineageResource, context, key: AssetKey, metadata: Mapping[str, Any]) -> tuple[OutputDataset, Optional[TableColumnLineage]]:
         meta = {k: getattr(v, "value", v) for k, v in metadata.items()}
         table = _table(key)
         uri = str(meta.get("dagster/uri") or lineage.table_uri(table))
@@ -217,21 +223,44 @@ class _Step:
 
     # -- asset checks --------------------------------------------------------
     def _check(self, context: AssetCheckExecutionContext, lineage: LineageResource, compute) -> list:
-        spec = context.check_specs[0]
-        event = _Event(lineage, context, f"{spec.asset_key.to_user_string()}:{spec.name}", "ASSET_CHECK",
-                       self.source_file, "spark")
-        uri = lineage.table_uri(_table(spec.asset_key))
+        def begin():
+            spec = context.check_specs[0]
+            event = _Event(lineage, context, f"{spec.asset_key.to_user_string()}:{spec.name}", "ASSET_CHECK",
+                           self.source_file, "spark")
+            return event, spec, lineage.table_uri(_table(spec.asset_key))
+
+        started = _guarded(lineage, "check", begin)
         try:
             results = list(_as_results(compute()))
         except BaseException as error:
-            event.send(RunState.FAIL, inputs=[_input(lineage, uri)], error=error)
+            if started:
+                event, _, uri = started
+                _guarded(lineage, "FAIL", lambda: event.send(RunState.FAIL, inputs=[_input(lineage, uri)], error=error))
             raise
-        assertions = [a for result in results for a in _assertions(result, spec.name)]
-        facet = _facet(lineage, data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
-                       assertions=assertions)
-        event.send(RunState.COMPLETE, inputs=[_input(lineage, uri, {"dataQualityAssertions": facet})])
-        return [_with_metadata(r, {"openlineage_run_id": event.run_id,
-                                   "lineage_events_dropped": lineage.dropped_events}) for r in results]
+        if not started:
+            return results
+        event, spec, uri = started
+
+        def complete():
+            assertions = [a for result in results for a in _assertions(result, spec.name)]
+            facet = _facet(lineage, data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
+                           assertions=assertions)
+            event.send(RunState.COMPLETE, inputs=[_input(lineage, uri, {"dataQualityAssertions": facet})])
+            return {"openlineage_run_id": event.run_id, "lineage_events_dropped": lineage.dropped_events}
+
+        extra = _guarded(lineage, "COMPLETE", complete)
+        return [_with_metadata(r, extra) for r in results] if extra else results
+
+
+def _guarded(lineage: LineageResource, what: str, step: Callable[[], Any]) -> Any:
+    """Lineage bookkeeping never fails a step: a bug here costs the event, not the data."""
+    try:
+        return step()
+    except Exception as error:
+        lineage.count_dropped()
+        get_dagster_logger("lineage").warning(
+            f"OpenLineage {what} event not sent: {type(error).__name__}: {error}", exc_info=True)
+        return None
 
 
 class _Event:
@@ -244,10 +273,10 @@ class _Event:
         self.run_facets: dict[str, Any] = {
             "parent": _facet(
                 lineage, parent_run.ParentRunFacet,
-                run=parent_run.Run(runId=context.run_id),
-                job=parent_run.Job(namespace=lineage.namespace, name=context.job_name),
-                root=parent_run.Root(run=parent_run.RootRun(runId=context.run_id),
-                                     job=parent_run.RootJob(namespace=lineage.namespace, name=context.job_name)),
+                run=parent_run.Run(runId=context.run.run_id),
+                job=parent_run.Job(namespace=lineage.namespace, name=context.run.job_name),
+                root=parent_run.Root(run=parent_run.RootRun(runId=context.run.run_id),
+                                     job=parent_run.RootJob(namespace=lineage.namespace, name=context.run.job_name)),
             ),
             "processing_engine": _facet(
                 lineage, processing_engine_run.ProcessingEngineRunFacet,
@@ -286,6 +315,7 @@ class _Event:
                 producer=self.lineage.producer,
             )
         except Exception as problem:  # building an event must not fail the run either
+            self.lineage.count_dropped()
             get_dagster_logger("lineage").warning(f"could not build the OpenLineage {state.value} event: {problem}")
             return
         self.lineage.emit(event)
@@ -348,7 +378,12 @@ def _source_code_location(lineage: LineageResource, source: Path):
 def _git_version() -> Optional[str]:
     try:
         git_dir = _find_git_dir(str(REPO_ROOT))
-        return get_git_version(git_dir) if git_dir else None
+        version = get_git_version(git_dir) if git_dir else None
+        if version is None and git_dir is not None:  # linked worktrees keep refs in the common dir
+            done = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                                  text=True, timeout=5, check=False)
+            version = done.stdout.strip() or None if done.returncode == 0 else None
+        return version
     except Exception:
         return None
 

@@ -136,7 +136,7 @@ class LineageResource(ConfigurableResource):
         log = get_dagster_logger("lineage")
         now = time.monotonic()
         if now < self._closed_until:
-            self._drop()
+            self.count_dropped()
             return False
         try:
             client = self._get_client()
@@ -167,12 +167,13 @@ class LineageResource(ConfigurableResource):
         self._sent += 1
         return True
 
-    def _drop(self) -> None:
+    def count_dropped(self) -> None:
+        """An event that was not sent (here or because it could not be built)."""
         with self._lock:
             self._dropped += 1
 
     def _fail(self, log, reason: str) -> None:
-        self._drop()
+        self.count_dropped()
         self._closed_until = time.monotonic() + self.retry_after_seconds
         log.warning(
             f"OpenLineage event dropped ({reason}); lineage events are dropped without trying for the next "

@@ -60,6 +60,7 @@ def lakehouse(tmp_path_factory, spark):
     started = time.monotonic()
     result = run_graph(defs, instance, start=START.isoformat(), end=END.isoformat())
     elapsed = time.monotonic() - started
+    print(f"end-to-end run with lineage: {elapsed:.1f}s")
     yield {"root": root, "defs": defs, "instance": instance, "result": result, "elapsed": elapsed,
            "events_file": root / "lineage" / "events.jsonl", "delta": defs.resources["delta"]}
     if previous is None:
@@ -147,6 +148,8 @@ def test_each_step_has_start_and_complete_with_the_asset_graphs_inputs_and_outpu
     landing = str(Path(lakehouse["root"]) / "landing")
     for assets_def in graph.assets_defs:
         keys = [spec.key for spec in assets_def.specs]
+        if not keys:
+            continue  # asset checks defined on their own
         name = keys[0].to_user_string()
         states = [e["eventType"] for e in jobs[name]]
         assert states == ["START", "COMPLETE"], name
@@ -172,7 +175,7 @@ def test_run_facets_link_to_the_dagster_run_and_partition_window(lakehouse, even
     for event in events:
         parent = event["run"]["facets"]["parent"]
         assert parent["run"]["runId"] == result.run_id
-        assert parent["job"] == {"namespace": "lakehouse", "name": result.job_def.name}
+        assert (parent["job"]["namespace"], parent["job"]["name"]) == ("lakehouse", result.job_def.name)
         assert event["job"]["namespace"] == "lakehouse"
         job_type = event["job"]["facets"]["jobType"]
         assert (job_type["integration"], job_type["processingType"]) == ("DAGSTER", "BATCH")
