@@ -410,8 +410,8 @@ def _profile(context, uri: str, version: int) -> Optional[dict]:
             return None
         df = spark.read.format("delta").option("versionAsOf", version).load(uri)
         window = _partition_window(context)
-        partition_columns = DeltaTable.forPath(spark, uri).detail().first()["partitionColumns"]
-        if window is not None and len(partition_columns) == 1:
+        partition_columns = DeltaTable.forPath(spark, uri).detail().first()["partitionColumns"] if window else []
+        if window is not None and len(partition_columns) == 1:  # the run's slice of a day-partitioned table
             column = partition_columns[0]
             df = df.where((F.col(column) >= F.lit(window.start.date())) & (F.col(column) < F.lit(window.end.date())))
         aggregations = [F.count(F.lit(1)).alias("rows")]
@@ -449,8 +449,12 @@ def _iso(moment: datetime) -> str:
 
 
 def _partition_window(context):
-    """The run's partition (range) time window, or None for unpartitioned steps."""
+    """The run's partition (range) time window, or None for unpartitioned assets and checks
+    (which a partition-range run also executes, whole)."""
     try:
+        definition = context.check_specs[0] if isinstance(context, AssetCheckExecutionContext) else context.assets_def
+        if definition.partitions_def is None:
+            return None
         return context.partition_time_window
     except Exception:
         return None

@@ -184,6 +184,9 @@ def test_run_facets_link_to_the_dagster_run_and_partition_window(lakehouse, even
     assert gold["nominalTime"] == {**gold["nominalTime"], "nominalStartTime": "2026-01-01T00:00:00+00:00",
                                    "nominalEndTime": "2026-01-03T00:00:00+00:00"}
     assert "nominalTime" not in jobs["silver/customers"][0]["run"]["facets"]  # unpartitioned
+    assert "nominalTime" not in jobs["silver/customers:matches_contract"][0]["run"]["facets"]
+    check = jobs["gold/daily_sales:matches_contract"][0]["run"]["facets"]
+    assert check["nominalTime"]["nominalStartTime"] == "2026-01-01T00:00:00+00:00"
     assert gold["processing_engine"]["name"] == "spark"
     location = jobs["gold/daily_sales"][0]["job"]["facets"]["sourceCodeLocation"]
     assert location["path"] == "assets/gold.py" and location["url"].endswith("/assets/gold.py")
@@ -339,5 +342,7 @@ def test_an_unreachable_http_backend_neither_fails_nor_stalls_the_run(lakehouse,
             assert metadata["lineage_events_dropped"] >= 1
         else:
             assert "lineage_events_dropped" not in metadata
+    print(f"silver/products step and checks: lineage off {timings['off']:.1f}s, unreachable http "
+          f"{timings['http']:.1f}s (timeout {timeout:g}s)")
     # one bounded wait, not the client's retries for each of the ~8 events (>= 70 s)
     assert timings["http"] < timings["off"] + timeout + 8, timings
