@@ -39,7 +39,6 @@ from pydantic import Field, PrivateAttr
 
 # URI naming this producer in every event and facet (an URN: the project has no public URL).
 PRODUCER = "urn:lakehouse-platform:dagster-assets"
-MODES = ("file", "http", "off")
 
 
 def dataset_identity(uri: str) -> tuple[str, str]:
