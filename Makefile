@@ -36,6 +36,8 @@ $(VENV)/.jars: $(VENV)/.installed resources/jars.py
 $(DAGSTER_HOME)/dagster.yaml: platform/dagster.local.yaml
 	mkdir -p "$(DAGSTER_HOME)"
 	cp platform/dagster.local.yaml "$@"
+	# The pool exists before the first run asks for it (the queue only enforces known pools).
+	$(DAGSTER) instance concurrency set silver_orders 1
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m datagen --root "$(LAKEHOUSE_ROOT)/landing" --start-date $(DEMO_START) --days $(DEMO_DAYS) \

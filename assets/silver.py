@@ -22,6 +22,9 @@ GROUP = "silver"
 KINDS = {"spark", "delta"}
 
 SILVER_ORDERS = AssetKey(["silver", "orders"])
+# Whether a line is a duplicate depends on earlier landing days, so days are processed one
+# run at a time, in launch order (a pool of one slot, held per run; see platform/dagster.local.yaml).
+SILVER_ORDERS_POOL = "silver_orders"
 QUARANTINE_ORDERS = AssetKey(["silver", "quarantine_orders"])
 SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
 QUARANTINE_CUSTOMERS = AssetKey(["silver", "quarantine_customers"])
@@ -80,6 +83,7 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
     ),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool=SILVER_ORDERS_POOL,
 )
 @emits_lineage
 def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):

@@ -2,9 +2,11 @@
 
 It turns the conditions in ``assets/automation.py`` into runs, one layer of the
 graph per tick (the conditions never request an asset on the same tick as its
-inputs), each asset's partitions in one run (single-run backfill policy). Runs
-are launched directly rather than as backfills: a layer has no internal order to
-keep, and the backfill loop would add half a minute per layer.
+inputs). Runs are launched directly rather than as backfills, which costs the
+backfill daemon's half-minute loop per layer; the price is that Dagster launches
+one run per requested day (earliest first) instead of one run per range. Runs
+that write silver orders share a pool of one (``platform/dagster.local.yaml``),
+so those days are processed one at a time in launch order.
 """
 
 from __future__ import annotations

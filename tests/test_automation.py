@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from dagster import AssetKey, AssetMaterialization, DagsterInstance, evaluate_automation_conditions
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.utils import make_new_run_id
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
+from dagster import AssetCheckEvaluation, AssetKey, AssetRecordsFilter, AssetMaterialization, DagsterInstance, evaluate_automation_conditions
 
 from conftest import load_platform_definitions
 
@@ -30,17 +33,50 @@ def day(n: int) -> str:
     return (START + timedelta(days=n)).isoformat()
 
 
+CHECKS: dict[AssetKey, list[str]] = {}
+
+
 @pytest.fixture()
 def defs(tmp_path):
     from resources.settings import LakehouseSettings
 
     settings = LakehouseSettings(env="ci", root=str(tmp_path), start_date=START.isoformat())
-    return load_platform_definitions().build_definitions(settings)
+    definitions = load_platform_definitions().build_definitions(settings)
+    CHECKS.clear()
+    for check_key in definitions.resolve_asset_graph().asset_check_keys:
+        if definitions.resolve_asset_graph().get(check_key).blocking:
+            CHECKS.setdefault(check_key.asset_key, []).append(check_key.name)
+    return definitions
 
 
-def materialize(instance, key: AssetKey, *days: int) -> None:
+def materialize(instance, key: AssetKey, *days: int, checks_pass: bool = True) -> None:
     for n in days:
-        instance.report_runless_asset_event(AssetMaterialization(key, partition=day(n)))
+        record(instance, key, day(n), checks_pass)
+
+
+def record(instance, key: AssetKey, partition, checks_pass: bool = True) -> None:
+    """A materialization and, as its run would, its blocking checks' evaluations, under a run id
+    of their own (runless check evaluations of one partition would collide in the check table)."""
+    run_id = make_new_run_id()
+
+    def report(event_type: DagsterEventType, data) -> None:
+        instance.report_dagster_event(
+            run_id=run_id, dagster_event=DagsterEvent(event_type_value=event_type.value,
+                                                      event_specific_data=data, job_name="automation_test"))
+
+    report(DagsterEventType.ASSET_MATERIALIZATION,
+           StepMaterializationData(AssetMaterialization(key, partition=partition)))
+    if key not in CHECKS:
+        return
+    latest = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+    ).records[0]
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=run_id, timestamp=latest.timestamp)
+    for check in CHECKS[key]:
+        report(DagsterEventType.ASSET_CHECK_EVALUATION, AssetCheckEvaluation(
+            asset_key=key, check_name=check, passed=checks_pass, partition=partition,
+            target_materialization_data=target))
 
 
 class Tick:
@@ -77,7 +113,7 @@ def settle(defs, instance, cursor=None) -> Tick:
                 f"{key} requested on the same tick as an input: " + str({p: result.get_num_requested(p) for p in parents if p in result._requested_partitions_by_asset_key})
             requested.setdefault(key, set()).update(partitions)
             for partition in sorted(partitions, key=str):
-                instance.report_runless_asset_event(AssetMaterialization(key, partition=partition))
+                record(instance, key, partition)
     raise AssertionError("automation did not settle within 8 ticks")
 
 
@@ -153,3 +189,26 @@ def test_orders_wait_for_a_dimension_that_does_not_exist_yet_or_is_being_ingeste
     done = settle(defs, instance, result.cursor)
     assert done.get_num_requested(SILVER_CUSTOMERS) == 1
     assert days_requested(done, SILVER_ORDERS) == [day(0)]
+
+
+def test_a_failed_blocking_check_stops_automation_below_it_until_the_table_is_fixed(defs):
+    instance = DagsterInstance.ephemeral()
+    initial = settle(defs, instance)
+    materialize(instance, BRONZE_ORDERS, 0)
+    materialize(instance, BRONZE_CUSTOMERS, 0)
+    materialize(instance, BRONZE_PRODUCTS, 0)
+    first = settle(defs, instance, initial.cursor)
+    assert days_requested(first, DAILY_SALES) == [day(0)]
+    # a late file: silver day 0 is refreshed by another run, and its contract check fails
+    materialize(instance, BRONZE_ORDERS, 0)
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert days_requested(result, SILVER_ORDERS) == [day(0)]
+    materialize(instance, SILVER_ORDERS, 0, checks_pass=False)
+    materialize(instance, AssetKey(["silver", "quarantine_orders"]), 0)
+    blocked = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert blocked.get_num_requested(DAILY_SALES) == 0 and blocked.get_num_requested(FEATURES) == 0
+    # the table is fixed and re-materialized: its checks pass, gold and features follow
+    materialize(instance, SILVER_ORDERS, 0)
+    fixed = settle(defs, instance, blocked.cursor)
+    assert days_requested(fixed, DAILY_SALES) == [day(0)]
+    assert days_requested(fixed, FEATURES)[0] == day(0)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from assets.silver import SILVER_ORDERS_POOL
 from conftest import load_platform_definitions, run_graph
 
 pytestmark = pytest.mark.slow
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 D1, D2 = date(2026, 1, 1), date(2026, 1, 2)
+LATE_ORDER_BASE = 900_000_000  # far above the generator's order numbers
 COMPARED = ["silver/orders", "gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"]
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
@@ -40,7 +42,7 @@ def late_orders() -> str:
     lines = []
     for i in range(4):
         lines.append(json.dumps({
-            "order_id": f"LATE{i:04d}", "customer_id": f"C{i + 1:07d}", "order_ts": "2026-01-01T20:00:00Z",
+            "order_id": f"O{LATE_ORDER_BASE + i:09d}", "customer_id": f"C{i + 1:07d}", "order_ts": "2026-01-01T20:00:00Z",
             "channel": "web", "currency": "EUR",
             "items": [{"line_no": 1, "product_id": f"P{i + 1:05d}", "quantity": i + 1, "unit_price": 10.0}],
         }))
@@ -112,6 +114,9 @@ def daemon_world(tmp_path_factory):
     env = dict(os.environ, LAKEHOUSE_ENV="ci", LAKEHOUSE_ROOT=str(root), DAGSTER_HOME=str(home),
                LAKEHOUSE_START_DATE=D1.isoformat(), LAKEHOUSE_END_DATE=D2.isoformat(),
                LAKEHOUSE_SENSOR_INTERVAL_SECONDS="5", LAKEHOUSE_SETTLE_SECONDS="2", LAKEHOUSE_AUTOMATION="on")
+    # as `make daemon` does when it creates DAGSTER_HOME
+    subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", SILVER_ORDERS_POOL, "1"], env=env,
+                   check=True, capture_output=True, timeout=120)
     log = root / "daemon.log"
     with open(log, "w") as out:
         daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=REPO_ROOT,
@@ -142,7 +147,7 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
     land_atomically(world["staged"], landing)
     wait_until(instance, lambda: materialized_partitions(instance, "features/customer_features").keys()
                >= {D1.isoformat(), D2.isoformat()} and materialized_partitions(
-                   instance, "reports/category_sales_summary"), "two days to reach features", 600, world["log"])
+                   instance, "reports/category_sales_summary"), "two days to reach features", 900, world["log"])
     first_pass = time.monotonic() - started
     bronze_runs = materialized_partitions(instance, "bronze/orders")
     assert bronze_runs == {D1.isoformat(): 1, D2.isoformat(): 1}  # one ingestion each
@@ -153,11 +158,14 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
     (late / "part-late.jsonl").write_text(late_orders())
     before = {k: materialized_partitions(instance, k) for k in ("silver/orders", "gold/daily_sales",
                                                                 "features/customer_features")}
+    reports_before = materialized_partitions(instance, "reports/category_sales_summary")["-"]
     started = time.monotonic()
     land_atomically(late.parent.parent, landing)
+    # the report is the last layer: once it refreshed, automation has nothing left to do
     wait_until(instance, lambda: materialized_partitions(instance, "features/customer_features").get(
-        D2.isoformat(), 0) > before["features/customer_features"][D2.isoformat()],
-        "the late file to reach features", 600, world["log"])
+        D2.isoformat(), 0) > before["features/customer_features"][D2.isoformat()]
+        and materialized_partitions(instance, "reports/category_sales_summary")["-"] > reports_before,
+        "the late file to reach features and the report", 900, world["log"])
     late_pass = time.monotonic() - started
     after = {k: materialized_partitions(instance, k) for k in before}
     assert materialized_partitions(instance, "bronze/orders") == {D1.isoformat(): 2, D2.isoformat(): 1}
@@ -197,6 +205,6 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
         assert ours.count() == theirs.count() > 0, table
         assert ours.exceptAll(theirs).count() == 0 and theirs.exceptAll(ours).count() == 0, table
     late_ids = {r.order_id for r in spark.read.format("delta").load(f"{live_root}/silver/orders")
-                .where("order_id LIKE 'LATE%'").collect()}
-    assert late_ids == {f"LATE{i:04d}" for i in range(4)}
+                .where(f"order_id >= 'O{LATE_ORDER_BASE:09d}'").collect()}
+    assert late_ids == {f"O{LATE_ORDER_BASE + i:09d}" for i in range(4)}
     print(f"\ndaemon: first pass {first_pass:.0f}s, late file {late_pass:.0f}s", file=sys.stderr)
