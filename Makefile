@@ -19,7 +19,7 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_PRODUCTS ?= 200
 DEMO_END = $(shell $(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
 
-.PHONY: setup demo test test-fast ui daemon validate lock clean
+.PHONY: setup demo lineage-sample test test-fast ui daemon validate lock clean
 
 setup: $(VENV)/.installed $(VENV)/.jars
 
@@ -45,6 +45,12 @@ demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(DAGSTER) asset materialize -f platform/definitions.py -d . --select '*' \
 		--partition-range $(DEMO_START)...$(DEMO_END)
 	$(PY) platform/summary.py
+
+# The demo with lineage written to $(LAKEHOUSE_ROOT)/lineage/events.jsonl; the last run's
+# events are copied to lineage/sample-events.jsonl and summarised per OpenLineage job.
+lineage-sample: export LAKEHOUSE_LINEAGE = file
+lineage-sample: demo
+	$(PY) platform/lineage_sample.py
 
 test: setup
 	$(PY) -m pytest

@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
 from assets.partitions import between, daily_partitions, partition_dates, single_run
 from assets.quality.results import check_result
@@ -173,6 +174,7 @@ def _bronze_asset(source: LandedSource):
         partitions_def=daily_partitions,
         backfill_policy=single_run,
     )
+    @emits_lineage(landing_source=source.name)
     def ingest(
         context: AssetExecutionContext,
         config: BronzeIngestConfig,
@@ -278,6 +280,7 @@ def _bronze_asset(source: LandedSource):
         "lines in the ingestion log = bronze rows + rejected lines; quarantined files are listed with "
         "their reasons.",
     )
+    @emits_lineage
     def landed_lines_accounted(
         context: AssetCheckExecutionContext, delta: DeltaLakeResource, ingestion_log: IngestionLogResource
     ) -> AssetCheckResult:

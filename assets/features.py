@@ -4,12 +4,13 @@
 from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.automation import on_upstream_change
+from assets.lineage import emits_lineage
 from assets.metadata import replace_days
 from assets.partitions import daily_partitions, days, history_up_to_day, partition_dates, single_run
-
-SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
 from assets.transforms import features as t
 from resources.delta import DeltaLakeResource
+
+SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
 
 
 @asset(
@@ -21,6 +22,7 @@ from resources.delta import DeltaLakeResource
     backfill_policy=single_run,
     automation_condition=on_upstream_change(SILVER_CUSTOMERS),
 )
+@emits_lineage(column_lineage={"features/customer_features": t.CUSTOMER_FEATURES_LINEAGE})
 def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Per customer and as-of day: recency, frequency, monetary value, tenure, 30/90-day spend,
     average basket and city, using only data known by the end of the as-of day."""

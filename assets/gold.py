@@ -4,6 +4,7 @@
 from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.automation import on_upstream_change
+from assets.lineage import emits_lineage
 from assets.metadata import replace_days
 from assets.partitions import (
     between,
@@ -32,6 +33,7 @@ SILVER_PRODUCTS = AssetKey(["silver", "products"])
     backfill_policy=single_run,
     automation_condition=on_upstream_change(SILVER_PRODUCTS),
 )
+@emits_lineage(column_lineage={"gold/daily_sales": t.DAILY_SALES_LINEAGE})
 def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Sales per order day and product category: orders, units, revenue and distinct buyers.
 
@@ -52,6 +54,7 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Mat
     backfill_policy=single_run,
     automation_condition=on_upstream_change(),
 )
+@emits_lineage(column_lineage={"gold/customer_lifetime_value": t.CUSTOMER_LIFETIME_VALUE_LINEAGE})
 def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Each customer's lifetime value as of each day: orders, revenue, first/last order, average order."""
     start, end = partition_dates(context)

@@ -3,10 +3,11 @@
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 from dagster_deltalake import DeltaTableResource
 
 from assets.automation import on_upstream_change
+from assets.lineage import emits_lineage
 from assets.partitions import single_run
 from resources.settings import LakehouseSettings
 
@@ -19,6 +20,7 @@ from resources.settings import LakehouseSettings
     backfill_policy=single_run,
     automation_condition=on_upstream_change(),
 )
+@emits_lineage
 def category_sales_summary(context: AssetExecutionContext, daily_sales_table: DeltaTableResource) -> MaterializeResult:
     """Revenue, orders and units per category over all days, read from gold with delta-rs
     (no JVM), written as CSV and Markdown for people who do not run Spark."""
@@ -40,6 +42,10 @@ def category_sales_summary(context: AssetExecutionContext, daily_sales_table: De
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(summary),
+            "dagster/uri": MetadataValue.path(str(csv_path)),
+            "dagster/column_schema": TableSchema(
+                columns=[TableColumn(name=str(c), type=str(summary[c].dtype)) for c in summary.columns]
+            ),
             "source_delta_version": table.version(),
             "path": MetadataValue.path(str(csv_path)),
             "preview": MetadataValue.md(markdown),

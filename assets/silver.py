@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from assets.automation import on_upstream_change
+from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
 from assets.partitions import between, daily_partitions, partition_dates, single_run
 from assets.transforms import silver as t
@@ -84,6 +85,7 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
     backfill_policy=single_run,
     pool=SILVER_ORDERS_POOL,
 )
+@emits_lineage
 def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     start, end = partition_dates(context)
     slice_ = between("_landed_date", start, end)
@@ -139,6 +141,7 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     ),
     backfill_policy=single_run,
 )
+@emits_lineage
 def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
     checked = t.validate_customer_records(delta.read("bronze/customers")).cache()
     try:
@@ -179,6 +182,7 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
     ),
     backfill_policy=single_run,
 )
+@emits_lineage
 def silver_products(context: AssetExecutionContext, delta: DeltaLakeResource):
     checked = t.validate_product_records(delta.read("bronze/products")).cache()
     try:

@@ -23,6 +23,7 @@ from assets.silver import silver_assets
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
 from resources.landing import LandingZoneResource
+from resources.lineage import LineageResource
 from resources.settings import LakehouseSettings
 from resources.spark import SparkResource
 from sensors.automation import build_automation_sensor
@@ -48,9 +49,24 @@ def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[Lakehous
             "daily_sales_table": DeltaTableResource(
                 url=delta.delta_rs_uri("gold/daily_sales"), storage_options=LocalConfig()
             ),
+            "lineage": _lineage(settings),
         }
 
     return resources
+
+
+def _lineage(settings: LakehouseSettings) -> LineageResource:
+    """OpenLineage events per LAKEHOUSE_LINEAGE: ``file`` (default) appends them to
+    ``$LAKEHOUSE_ROOT/lineage/events.jsonl``; ``http`` sends them where the OpenLineage client's
+    own configuration says (OPENLINEAGE_URL, openlineage.yml); ``off`` sends nothing."""
+    return LineageResource(
+        mode=settings.lineage,
+        namespace=settings.lineage_namespace,
+        file_path=settings.lineage_file,
+        table_root=settings.table_root,
+        landing_root=settings.landing_root,
+        timeout_seconds=settings.lineage_timeout_seconds,
+    )
 
 
 RESOURCES_BY_ENV: dict[str, Callable[[LakehouseSettings], dict[str, Any]]] = {

@@ -24,6 +24,8 @@ from resources.spark import SparkResource
 # Operation metrics worth showing in the UI, renamed to plain words.
 _METRIC_NAMES = {
     "numOutputRows": "rows_written",
+    "numOutputBytes": "bytes_written",
+    "numTargetBytesAdded": "bytes_written",
     "numTargetRowsInserted": "rows_inserted",
     "numTargetRowsUpdated": "rows_updated",
     "numTargetRowsDeleted": "rows_deleted",

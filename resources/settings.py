@@ -26,6 +26,9 @@ class LakehouseSettings:
     sensor_interval_seconds: int = 30  # how often the landing and automation sensors evaluate
     settle_seconds: int = 60  # a landed file this old (or unchanged across two ticks) is complete
     automation_running: bool = False  # sensors start running without a click in the UI
+    lineage: str = "file"  # where OpenLineage events go: file | http | off (LAKEHOUSE_LINEAGE)
+    lineage_namespace: str = "lakehouse"
+    lineage_timeout_seconds: float = 5.0  # longest a run waits for the lineage backend per event
 
     @property
     def landing_root(self) -> str:
@@ -38,6 +41,10 @@ class LakehouseSettings:
     @property
     def reports_root(self) -> str:
         return f"{self.root}/reports"
+
+    @property
+    def lineage_file(self) -> str:
+        return os.environ.get("LAKEHOUSE_LINEAGE_FILE", f"{self.root}/lineage/events.jsonl")
 
     @classmethod
     def from_env(cls) -> "LakehouseSettings":
@@ -53,7 +60,17 @@ class LakehouseSettings:
             sensor_interval_seconds=_int("LAKEHOUSE_SENSOR_INTERVAL_SECONDS", 30),
             settle_seconds=_int("LAKEHOUSE_SETTLE_SECONDS", 60),
             automation_running=os.environ.get("LAKEHOUSE_AUTOMATION", "off").lower() in ("on", "1", "true"),
+            lineage=_choice("LAKEHOUSE_LINEAGE", ("file", "http", "off"), "file"),
+            lineage_namespace=os.environ.get("LAKEHOUSE_LINEAGE_NAMESPACE", "lakehouse"),
+            lineage_timeout_seconds=float(os.environ.get("LAKEHOUSE_LINEAGE_TIMEOUT_SECONDS") or 5.0),
         )
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (os.environ.get(name) or default).lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _int(name: str, default: int) -> int:

@@ -21,6 +21,7 @@ from pandera.pyspark import DataFrameModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from assets.lineage import emits_lineage
 from assets.partitions import between, daily_partitions, partition_dates
 from assets.quality import models
 from assets.quality.results import check_result, pandera_check, sample_keys, unique_key_check
@@ -61,6 +62,7 @@ def contract_checks(
         partitions_def=partitions_def,
         description=f"pandera {model.__name__}: column types, nullability and value rules.",
     )
+    @emits_lineage
     def _contract(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
         return pandera_check(model, _read_slice(context, delta, table, date_column), primary_key)
 
@@ -76,6 +78,7 @@ def contract_checks(
         partitions_def=partitions_def,
         description=f"({', '.join(primary_key)}) identifies one row.",
     )
+    @emits_lineage
     def _unique(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
         df = _read_slice(context, delta, table, date_column if key_in_slice else None)
         return unique_key_check(df, primary_key)
@@ -112,6 +115,7 @@ table_contracts = [
     partitions_def=daily_partitions,
     description="Every order line's customer exists in the customer dimension.",
 )
+@emits_lineage
 def orders_reference_known_customers(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
     lines = _read_slice(context, delta, "silver/orders", "_landed_date")
     orphans = lines.join(delta.read("silver/customers").select("customer_id").distinct(), "customer_id", "left_anti")
@@ -130,6 +134,7 @@ def orders_reference_known_customers(context: AssetCheckExecutionContext, delta:
     partitions_def=daily_partitions,
     description="Order lines in bronze = lines in silver + lines quarantined, for the run's landing days.",
 )
+@emits_lineage
 def orders_reconcile_with_bronze(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
     start, end = partition_dates(context)
     slice_ = between("_landed_date", start, end)
@@ -160,6 +165,7 @@ QUARANTINE_RATE_LIMIT = 0.10
     partitions_def=daily_partitions,
     description=f"Warns when more than {QUARANTINE_RATE_LIMIT:.0%} of a day's order lines are quarantined.",
 )
+@emits_lineage
 def orders_quarantine_rate(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
     start, end = partition_dates(context)
     slice_ = between("_landed_date", start, end)
@@ -191,11 +197,13 @@ def _dimension_reconciles(delta: DeltaLakeResource, source: str) -> AssetCheckRe
 
 
 @asset_check(asset=SILVER_CUSTOMERS, blocking=True, description="Every bronze customer record is accounted for.")
+@emits_lineage
 def customers_reconcile_with_bronze(delta: DeltaLakeResource) -> AssetCheckResult:
     return _dimension_reconciles(delta, "customers")
 
 
 @asset_check(asset=SILVER_PRODUCTS, blocking=True, description="Every bronze product record is accounted for.")
+@emits_lineage
 def products_reconcile_with_bronze(delta: DeltaLakeResource) -> AssetCheckResult:
     return _dimension_reconciles(delta, "products")
 
@@ -205,6 +213,7 @@ def products_reconcile_with_bronze(delta: DeltaLakeResource) -> AssetCheckResult
     blocking=True,
     description="SCD2 history is well formed: one current version per customer, versions do not overlap.",
 )
+@emits_lineage
 def customer_history_is_consistent(delta: DeltaLakeResource) -> AssetCheckResult:
     history = delta.read("silver/customers")
     per_customer = history.groupBy("customer_id").agg(
@@ -230,6 +239,7 @@ def customer_history_is_consistent(delta: DeltaLakeResource) -> AssetCheckResult
     partitions_def=daily_partitions,
     description="Revenue per day equals the sum of silver order lines of that day.",
 )
+@emits_lineage
 def daily_sales_reconcile_with_silver(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
     start, end = partition_dates(context)
     gold = delta.read("gold/daily_sales", between("order_date", start, end)).groupBy("order_date").agg(
@@ -256,6 +266,7 @@ def daily_sales_reconcile_with_silver(context: AssetCheckExecutionContext, delta
     partitions_def=daily_partitions,
     description="Warns when a customer known by the as-of day has no feature row.",
 )
+@emits_lineage
 def features_cover_known_customers(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
     start, end = partition_dates(context)
     features = delta.read("features/customer_features", between("as_of_date", start, end))

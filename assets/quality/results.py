@@ -76,8 +76,9 @@ def pandera_check(
         for entries in category.values():
             for entry in entries:
                 failures.append({k: str(entry.get(k)) for k in ("column", "check", "error")})
+    assertions = MetadataValue.json(rule_outcomes(model, failures))
     if not failures:
-        return check_result(True, severity=severity, rules_checked=_rule_count(model))
+        return check_result(True, severity=severity, rules_checked=_rule_count(model), assertions=assertions)
 
     schema = model.to_schema()
     total: Optional[int] = None
@@ -104,7 +105,45 @@ def pandera_check(
         failure_count=total,
         samples=samples[: SAMPLE_SIZE * 2],
         failures=MetadataValue.json(failures),
+        assertions=assertions,
     )
+
+
+def rule_outcomes(model: Type[DataFrameModel], failures: list[dict]) -> list[dict]:
+    """One outcome per pandera rule and column: its type, nullability and value checks, plus
+    strictness; a failure pandera reports that no declared rule matches is listed as failed too.
+    ``assets/lineage.py`` turns these into OpenLineage data-quality assertions."""
+    failed = {(f["column"], f["check"].split("(")[0]) for f in failures}
+    outcomes: list[dict] = []
+
+    def outcome(column: Optional[str], rule: str, expected: object = None) -> None:
+        item = {"assertion": rule, "success": (str(column), rule) not in failed}
+        if column is not None:
+            item["column"] = column
+        if expected is not None:
+            item["expected"] = str(expected)
+        outcomes.append(item)
+
+    schema = model.to_schema()
+    for name, column in schema.columns.items():
+        outcome(name, "dtype", column.dtype)
+        if not column.nullable:
+            outcome(name, "not_nullable")
+        if column.unique:
+            outcome(name, "unique")
+        for c in column.checks:
+            outcome(name, c.name, c.statistics or None)
+    for c in schema.checks:
+        outcome(None, c.name, c.statistics or None)
+    if getattr(schema, "strict", False):
+        strict_failures = [f for f in failures if f["check"].split("(")[0] in ("column_in_schema", "column_in_dataframe")]
+        outcomes.append({"assertion": "strict_columns", "success": not strict_failures,
+                         "expected": "exactly the declared columns"})
+    declared = {(o.get("column", "None"), o["assertion"]) for o in outcomes}
+    for column, rule in sorted(failed - declared):
+        if rule not in ("column_in_schema", "column_in_dataframe"):
+            outcome(column, rule)
+    return outcomes
 
 
 def _rule_count(model: Type[DataFrameModel]) -> int:

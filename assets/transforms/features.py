@@ -11,7 +11,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from assets.transforms.column_lineage import ColumnLineage, aggregated, identity, transformed
 from assets.transforms.gold import MONEY, orders
+
+ORDERS = "silver/orders"
+CUSTOMERS = "silver/customers"
 
 
 def customers_as_of(history: DataFrame, as_of_dates: DataFrame) -> DataFrame:
@@ -52,3 +56,18 @@ def customer_features(order_lines: DataFrame, history: DataFrame, as_of_dates: D
             (F.col("monetary") / F.col("frequency")).cast(MONEY).alias("average_basket"),
         )
     )
+
+
+_KNOWN = "orders placed and landed by the end of the as-of day"
+CUSTOMER_FEATURES_LINEAGE: ColumnLineage = {
+    "customer_id": identity(CUSTOMERS, "customer_id"),
+    "as_of_date": [],  # the partition's day, not an input column
+    "city": transformed(CUSTOMERS, "city", "valid_from", "valid_to", how="city of the version valid at the end of the day"),
+    "tenure_days": transformed(CUSTOMERS, "signup_date", how="datediff(as_of_date, signup_date)"),
+    "recency_days": aggregated(ORDERS, "order_date", how=f"datediff(as_of_date, max(order_date)) over {_KNOWN}"),
+    "frequency": aggregated(ORDERS, "order_id", how=f"count of {_KNOWN}"),
+    "monetary": aggregated(ORDERS, "line_amount", how=f"sum(line_amount) over {_KNOWN}"),
+    "spend_30d": aggregated(ORDERS, "line_amount", "order_date", how="sum(line_amount) of orders in the last 30 days"),
+    "spend_90d": aggregated(ORDERS, "line_amount", "order_date", how="sum(line_amount) of orders in the last 90 days"),
+    "average_basket": aggregated(ORDERS, "line_amount", "order_id", how="monetary / frequency"),
+}

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from assets.transforms.column_lineage import ColumnLineage, aggregated, identity, transformed
+
 MONEY = "decimal(18,2)"
+ORDERS = "silver/orders"
+PRODUCTS = "silver/products"
 
 
 def daily_sales(order_lines: DataFrame, products: DataFrame) -> DataFrame:
@@ -21,6 +25,17 @@ def daily_sales(order_lines: DataFrame, products: DataFrame) -> DataFrame:
             F.countDistinct("customer_id").alias("customers"),
         )
     )
+
+
+DAILY_SALES_LINEAGE: ColumnLineage = {
+    "order_date": identity(ORDERS, "order_date"),
+    "category": transformed(PRODUCTS, "category", how="the line's product category, 'unknown' if none")
+    + transformed(ORDERS, "product_id", how="joined to products on product_id"),
+    "orders": aggregated(ORDERS, "order_id", how="count(distinct order_id)"),
+    "units": aggregated(ORDERS, "quantity", how="sum(quantity)"),
+    "revenue": aggregated(ORDERS, "line_amount", how="sum(line_amount)"),
+    "customers": aggregated(ORDERS, "customer_id", how="count(distinct customer_id)"),
+}
 
 
 def orders(order_lines: DataFrame) -> DataFrame:
@@ -51,3 +66,14 @@ def customer_lifetime_value(order_lines: DataFrame, as_of_dates: DataFrame) -> D
         )
         .withColumn("average_order_value", (F.col("lifetime_revenue") / F.col("orders")).cast(MONEY))
     )
+
+
+CUSTOMER_LIFETIME_VALUE_LINEAGE: ColumnLineage = {
+    "as_of_date": [],  # the partition's day, not an input column
+    "customer_id": identity(ORDERS, "customer_id"),
+    "orders": aggregated(ORDERS, "order_id", how="count of orders placed up to the as-of day"),
+    "lifetime_revenue": aggregated(ORDERS, "line_amount", how="sum(line_amount) up to the as-of day"),
+    "first_order_date": aggregated(ORDERS, "order_date", how="min(order_date)"),
+    "last_order_date": aggregated(ORDERS, "order_date", how="max(order_date)"),
+    "average_order_value": aggregated(ORDERS, "line_amount", "order_id", how="sum(line_amount) / count(orders)"),
+}

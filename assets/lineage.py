@@ -1,0 +1,479 @@
+"""OpenLineage events for every asset materialization and asset check evaluation.
+
+``@emits_lineage`` goes under ``@asset`` / ``@multi_asset`` / ``@asset_check``
+and keeps the decorated function's business logic untouched. It adds the
+``lineage`` resource to the function's parameters and, around each call:
+
+- asset steps: a START event (inputs = the step's upstream assets in the Dagster
+  asset graph, or the landing directory for bronze), then COMPLETE with the
+  written tables as outputs, or FAIL with the error message. One OpenLineage job
+  per step, named after the step's first asset key (``gold/daily_sales``); a
+  multi-asset step that writes a table and its quarantine or reject table lists
+  both as outputs. Output facets: schema, dataSource, version (Delta version),
+  outputStatistics, dataQualityMetrics (one aggregation pass over the written
+  slice) and, where declared, columnLineage, which also goes onto the
+  materialization as ``dagster/column_lineage``;
+- asset checks: a COMPLETE event (FAIL when the check raises) of job
+  ``<asset key>:<check name>`` whose input, the checked table, carries a
+  ``dataQualityAssertions`` facet: one assertion per pandera rule and column for
+  contract checks, one assertion for other checks.
+
+Every event has a parent facet naming the Dagster run (run id and job name), a
+jobType facet (DAGSTER / BATCH / ASSET or ASSET_CHECK), a sourceCodeLocation
+facet (the module defining the asset), a nominalTime facet with the partition
+window for partitioned steps, and a processing_engine facet.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import subprocess
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+import dagster
+import pyspark
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetKey,
+    MaterializeResult,
+    TableColumnDep,
+    TableColumnLineage,
+    TableSchema,
+    get_dagster_logger,
+)
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import (
+    column_lineage_dataset,
+    data_quality_assertions_dataset,
+    data_quality_metrics_dataset,
+    dataset_version_dataset,
+    datasource_dataset,
+    error_message_run,
+    job_type_job,
+    nominal_time_run,
+    output_statistics_output_dataset,
+    parent_run,
+    processing_engine_run,
+    schema_dataset,
+    source_code_location_job,
+)
+from openlineage.client.git import _find_git_dir, get_git_version
+from openlineage.client.uuid import generate_new_uuid
+
+from assets.transforms.column_lineage import ColumnLineage
+from resources.lineage import LineageResource, dataset_identity
+from resources.settings import REPO_ROOT
+
+LINEAGE_PARAM = "lineage"
+ASSERTIONS_METADATA = "assertions"  # a check result's per-rule outcomes, set by pandera_check
+
+
+class DataQualityMetricsDatasetFacet(data_quality_metrics_dataset.DataQualityMetricsDatasetFacet):
+    """The client's facet, declared as the spec's 1-0-0 version: 1-0-1 only adds ``captureDate``,
+    which we never set, and 1-0-0 is the version in the published spec set we validate against."""
+
+    @staticmethod
+    def _get_schema() -> str:
+        return "https://openlineage.io/spec/facets/1-0-0/DataQualityMetricsDatasetFacet.json#/$defs/DataQualityMetricsDatasetFacet"
+
+
+# -- the decorator ---------------------------------------------------------------------
+def emits_lineage(
+    fn: Optional[Callable] = None,
+    *,
+    landing_source: Optional[str] = None,
+    column_lineage: Optional[Mapping[str, ColumnLineage]] = None,
+):
+    """Emit OpenLineage events around an asset or asset check function.
+
+    ``landing_source``: the step reads that source's landing directory (bronze).
+    ``column_lineage``: per written table (``layer/name``), its declared column lineage.
+    """
+    if fn is None:
+        return functools.partial(emits_lineage, landing_source=landing_source, column_lineage=column_lineage)
+
+    params = list(inspect.signature(fn).parameters.values())
+    takes_context = bool(params) and params[0].name == "context"
+    lineage_param = inspect.Parameter(LINEAGE_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=LineageResource)
+    context_param = [] if takes_context else [inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    signature = inspect.signature(fn).replace(parameters=[*context_param, *params, lineage_param])
+    step = _Step(fn, landing_source, dict(column_lineage or {}))
+
+    def call(args, kwargs):
+        lineage: LineageResource = kwargs.pop(LINEAGE_PARAM)
+        context = args[0] if args else kwargs["context"]
+        if not takes_context:
+            args, kwargs = args[1:], {k: v for k, v in kwargs.items() if k != "context"}
+        return step.run(context, lineage, lambda: fn(*args, **kwargs))
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            yield from call(args, kwargs)
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            results = call(args, kwargs)
+            return results[0] if len(results) == 1 else tuple(results)
+
+    wrapper.__signature__ = signature
+    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), LINEAGE_PARAM: LineageResource}
+    return wrapper
+
+
+class _Step:
+    def __init__(self, fn: Callable, landing_source: Optional[str], column_lineage: dict[str, ColumnLineage]):
+        self.fn = fn
+        self.landing_source = landing_source
+        self.column_lineage = column_lineage
+        self.source_file = Path(inspect.getsourcefile(fn) or "").resolve()
+
+    def run(self, context, lineage: LineageResource, compute: Callable[[], Any]) -> list:
+        if not lineage.enabled:
+            return list(_as_results(compute()))
+        if isinstance(context, AssetCheckExecutionContext):
+            return self._check(context, lineage, compute)
+        return self._materialization(context, lineage, compute)
+
+    # -- asset steps ---------------------------------------------------------
+    def _materialization(self, context, lineage: LineageResource, compute) -> list:
+        started = _guarded(lineage, "START", lambda: self._start(context, lineage))
+        try:
+            results = list(_as_results(compute()))
+        except BaseException as error:
+            if started:
+                _guarded(lineage, "FAIL", lambda: started[0].send(RunState.FAIL, inputs=started[1], error=error))
+            raise
+        if not started:
+            return results
+        event, inputs, keys = started
+        extra = _guarded(lineage, "COMPLETE", lambda: self._complete(context, lineage, event, inputs, keys, results))
+        return [_with_metadata(r, m) for r, m in zip(results, extra)] if extra else results
+
+    def _start(self, context, lineage: LineageResource):
+        assets_def = context.assets_def
+        keys = [spec.key for spec in assets_def.specs if spec.key in context.selected_asset_keys]
+        upstream = sorted({dep for key in keys for dep in assets_def.asset_deps.get(key, ()) if dep not in keys},
+                          key=AssetKey.to_user_string)
+        inputs = [_input(lineage, lineage.table_uri(_table(dep))) for dep in upstream]
+        if self.landing_source:
+            inputs.insert(0, _input(lineage, lineage.landing_uri(self.landing_source)))
+        engine = "spark" if "spark" in (assets_def.specs_by_key[keys[0]].kinds or ()) else "python"
+        event = _Event(lineage, context, keys[0].to_user_string(), "ASSET", self.source_file, engine)
+        event.send(RunState.START, inputs=inputs)
+        return event, inputs, keys
+
+    def _complete(self, context, lineage: LineageResource, event: "_Event", inputs, keys, results) -> list[dict]:
+        """Send COMPLETE with the written tables; the metadata each result gains."""
+        outputs, extra = [], []
+        for result in results:
+            key = result.asset_key or keys[0]
+            dataset, column_lineage = self._output(lineage, context, key, result.metadata or {})
+            outputs.append(dataset)
+            extra.append({"dagster/column_lineage": column_lineage} if column_lineage is not None else {})
+        event.send(RunState.COMPLETE, inputs=inputs, outputs=outputs)
+        for metadata in extra:
+            metadata.update(openlineage_run_id=event.run_id, lineage_events_dropped=lineage.dropped_events)
+        return extra
+
+    def _output(self, lineage: LineageResource, context, key: AssetKey, metadata: Mapping[str, Any]) -> tuple[OutputDataset, Optional[TableColumnLineage]]:
+        meta = {k: getattr(v, "value", v) for k, v in metadata.items()}
+        table = _table(key)
+        uri = str(meta.get("dagster/uri") or lineage.table_uri(table))
+        namespace, name = dataset_identity(uri)
+        facets: dict[str, Any] = {"dataSource": _facet(lineage, datasource_dataset.DatasourceDatasetFacet,
+                                                       name=namespace, uri=namespace)}
+        schema = meta.get("dagster/column_schema")
+        if isinstance(schema, TableSchema):
+            facets["schema"] = _facet(lineage, schema_dataset.SchemaDatasetFacet, fields=[
+                schema_dataset.SchemaDatasetFacetFields(name=c.name, type=c.type, description=c.description)
+                for c in schema.columns
+            ])
+        if "delta_version" in meta:
+            facets["version"] = _facet(lineage, dataset_version_dataset.DatasetVersionDatasetFacet,
+                                       datasetVersion=str(meta["delta_version"]))
+            if lineage.profile_outputs:
+                metrics = _profile(context, uri, int(meta["delta_version"]))
+                if metrics is not None:
+                    facets["dataQualityMetrics"] = _facet(lineage, DataQualityMetricsDatasetFacet, **metrics)
+        dagster_lineage = None
+        declared = self.column_lineage.get(table)
+        if declared is not None:
+            columns = [c.name for c in schema.columns] if isinstance(schema, TableSchema) else list(declared)
+            facets["columnLineage"] = _column_lineage_facet(lineage, declared, columns)
+            dagster_lineage = TableColumnLineage(deps_by_column={
+                column: [TableColumnDep(asset_key=AssetKey(i.table.split("/")), column_name=i.column)
+                         for i in declared.get(column, [])]
+                for column in columns
+            })
+        statistics = {
+            "rowCount": meta.get("dagster/row_count"),
+            "size": meta.get("delta_bytes_written"),
+            "fileCount": meta.get("delta_files_added"),
+        }
+        output_facets = {"outputStatistics": _facet(
+            lineage, output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet,
+            **{k: int(v) for k, v in statistics.items() if v is not None})}
+        return OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets), dagster_lineage
+
+    # -- asset checks --------------------------------------------------------
+    def _check(self, context: AssetCheckExecutionContext, lineage: LineageResource, compute) -> list:
+        def begin():
+            spec = context.check_specs[0]
+            event = _Event(lineage, context, f"{spec.asset_key.to_user_string()}:{spec.name}", "ASSET_CHECK",
+                           self.source_file, "spark")
+            return event, spec, lineage.table_uri(_table(spec.asset_key))
+
+        started = _guarded(lineage, "check", begin)
+        try:
+            results = list(_as_results(compute()))
+        except BaseException as error:
+            if started:
+                event, _, uri = started
+                _guarded(lineage, "FAIL", lambda: event.send(RunState.FAIL, inputs=[_input(lineage, uri)], error=error))
+            raise
+        if not started:
+            return results
+        event, spec, uri = started
+
+        def complete():
+            assertions = [a for result in results for a in _assertions(result, spec.name)]
+            facet = _facet(lineage, data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
+                           assertions=assertions)
+            event.send(RunState.COMPLETE, inputs=[_input(lineage, uri, {"dataQualityAssertions": facet})])
+            return {"openlineage_run_id": event.run_id, "lineage_events_dropped": lineage.dropped_events}
+
+        extra = _guarded(lineage, "COMPLETE", complete)
+        return [_with_metadata(r, extra) for r in results] if extra else results
+
+
+def _guarded(lineage: LineageResource, what: str, step: Callable[[], Any]) -> Any:
+    """Lineage bookkeeping never fails a step: a bug here costs the event, not the data."""
+    try:
+        return step()
+    except Exception as error:
+        lineage.count_dropped()
+        get_dagster_logger("lineage").warning(
+            f"OpenLineage {what} event not sent: {type(error).__name__}: {error}", exc_info=True)
+        return None
+
+
+class _Event:
+    """The run and job of one step's events."""
+
+    def __init__(self, lineage: LineageResource, context, job_name: str, job_type: str, source: Path, engine: str):
+        self.lineage = lineage
+        self.run_id = str(generate_new_uuid())
+        self.job_name = job_name
+        self.run_facets: dict[str, Any] = {
+            "parent": _facet(
+                lineage, parent_run.ParentRunFacet,
+                run=parent_run.Run(runId=context.run.run_id),
+                job=parent_run.Job(namespace=lineage.namespace, name=context.run.job_name),
+                root=parent_run.Root(run=parent_run.RootRun(runId=context.run.run_id),
+                                     job=parent_run.RootJob(namespace=lineage.namespace, name=context.run.job_name)),
+            ),
+            "processing_engine": _facet(
+                lineage, processing_engine_run.ProcessingEngineRunFacet,
+                name=engine, version=pyspark.__version__ if engine == "spark" else dagster.__version__,
+                openlineageAdapterVersion=_client_version(),
+            ),
+        }
+        window = _partition_window(context)
+        if window is not None:
+            self.run_facets["nominalTime"] = _facet(
+                lineage, nominal_time_run.NominalTimeRunFacet,
+                nominalStartTime=_iso(window.start), nominalEndTime=_iso(window.end),
+            )
+        self.job_facets = {
+            "jobType": _facet(lineage, job_type_job.JobTypeJobFacet,
+                              processingType="BATCH", integration="DAGSTER", jobType=job_type),
+            "sourceCodeLocation": _source_code_location(lineage, source),
+        }
+
+    def send(self, state: RunState, *, inputs=(), outputs=(), error: Optional[BaseException] = None) -> None:
+        run_facets = dict(self.run_facets)
+        if error is not None:
+            run_facets["errorMessage"] = _facet(
+                self.lineage, error_message_run.ErrorMessageRunFacet,
+                message=f"{type(error).__name__}: {error}"[:10_000], programmingLanguage="python",
+                stackTrace="".join(traceback.format_exception(error))[-20_000:],
+            )
+        try:
+            event = RunEvent(
+                eventType=state,
+                eventTime=_iso(datetime.now(timezone.utc)),
+                run=Run(runId=self.run_id, facets=run_facets),
+                job=Job(namespace=self.lineage.namespace, name=self.job_name, facets=self.job_facets),
+                inputs=list(inputs),
+                outputs=list(outputs),
+                producer=self.lineage.producer,
+            )
+        except Exception as problem:  # building an event must not fail the run either
+            self.lineage.count_dropped()
+            get_dagster_logger("lineage").warning(f"could not build the OpenLineage {state.value} event: {problem}")
+            return
+        self.lineage.emit(event)
+
+
+# -- facets -------------------------------------------------------------------------------
+def _facet(lineage: LineageResource, cls, **fields):
+    return cls(**fields, producer=lineage.producer)
+
+
+def _input(lineage: LineageResource, uri: str, input_facets: Optional[dict] = None) -> InputDataset:
+    namespace, name = dataset_identity(uri)
+    return InputDataset(
+        namespace=namespace, name=name,
+        facets={"dataSource": _facet(lineage, datasource_dataset.DatasourceDatasetFacet, name=namespace, uri=namespace)},
+        inputFacets=input_facets or {},
+    )
+
+
+def _column_lineage_facet(lineage: LineageResource, declared: ColumnLineage, columns: list[str]):
+    fields = {}
+    for column in columns:
+        inputs = []
+        for source in declared.get(column, []):
+            namespace, name = dataset_identity(lineage.table_uri(source.table))
+            inputs.append(column_lineage_dataset.InputField(
+                namespace=namespace, name=name, field=source.column,
+                transformations=[column_lineage_dataset.Transformation(
+                    type=source.type, subtype=source.subtype, description=source.description or None)],
+            ))
+        fields[column] = column_lineage_dataset.Fields(inputFields=inputs)
+    return _facet(lineage, column_lineage_dataset.ColumnLineageDatasetFacet, fields=fields)
+
+
+def _assertions(result: AssetCheckResult, check_name: str) -> list:
+    severity = result.severity.value.lower()
+    declared = (result.metadata or {}).get(ASSERTIONS_METADATA)
+    items = getattr(declared, "value", declared) or [{"assertion": check_name, "success": bool(result.passed)}]
+    return [
+        data_quality_assertions_dataset.Assertion(
+            assertion=str(item["assertion"]), success=bool(item["success"]), column=item.get("column"),
+            severity=severity, name=f"{check_name}:{item['assertion']}" if declared else check_name,
+            expected=item.get("expected"),
+        )
+        for item in items
+    ]
+
+
+def _source_code_location(lineage: LineageResource, source: Path):
+    try:
+        path = str(source.relative_to(REPO_ROOT))
+    except ValueError:
+        path = str(source)
+    version = _git_version()
+    return _facet(lineage, source_code_location_job.SourceCodeLocationJobFacet,
+                  type="git" if version else "file", url=source.as_uri(), path=path, version=version)
+
+
+@functools.lru_cache(maxsize=1)
+def _git_version() -> Optional[str]:
+    try:
+        git_dir = _find_git_dir(str(REPO_ROOT))
+        version = get_git_version(git_dir) if git_dir else None
+        if version is None and git_dir is not None:  # linked worktrees keep refs in the common dir
+            done = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                                  text=True, timeout=5, check=False)
+            version = done.stdout.strip() or None if done.returncode == 0 else None
+        return version
+    except Exception:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _client_version() -> str:
+    from openlineage.client.constants import __version__
+
+    return __version__
+
+
+# -- data-quality metrics: one aggregation pass over the written slice ----------------------
+_NUMERIC = ("byte", "short", "int", "bigint", "long", "float", "double", "decimal")
+
+
+def _profile(context, uri: str, version: int) -> Optional[dict]:
+    try:
+        from delta.tables import DeltaTable
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F
+
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            return None
+        df = spark.read.format("delta").option("versionAsOf", version).load(uri)
+        window = _partition_window(context)
+        partition_columns = DeltaTable.forPath(spark, uri).detail().first()["partitionColumns"] if window else []
+        if window is not None and len(partition_columns) == 1:  # the run's slice of a day-partitioned table
+            column = partition_columns[0]
+            df = df.where((F.col(column) >= F.lit(window.start.date())) & (F.col(column) < F.lit(window.end.date())))
+        aggregations = [F.count(F.lit(1)).alias("rows")]
+        for i, field in enumerate(df.schema.fields):
+            c = F.col(f"`{field.name}`")
+            kind = field.dataType.simpleString()
+            aggregations.append(F.sum(c.isNull().cast("long")).alias(f"nulls_{i}"))
+            if not kind.startswith(("array", "map", "struct", "binary")):
+                aggregations.append(F.approx_count_distinct(c).alias(f"distinct_{i}"))
+            if kind.startswith(_NUMERIC):
+                aggregations += [F.min(c).cast("double").alias(f"min_{i}"), F.max(c).cast("double").alias(f"max_{i}")]
+        row = df.agg(*aggregations).first().asDict()
+        columns = {}
+        for i, field in enumerate(df.schema.fields):
+            columns[field.name] = data_quality_metrics_dataset.ColumnMetrics(
+                nullCount=int(row[f"nulls_{i}"] or 0),
+                distinctCount=int(row[f"distinct_{i}"]) if f"distinct_{i}" in row else None,
+                min=row.get(f"min_{i}"), max=row.get(f"max_{i}"), quantiles=None,
+            )
+        return {"rowCount": int(row["rows"]), "columnMetrics": columns}
+    except Exception as error:
+        get_dagster_logger("lineage").warning(f"no data-quality metrics for {uri}: {error}")
+        return None
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _table(key: AssetKey) -> str:
+    return "/".join(key.path)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.isoformat()
+
+
+def _partition_window(context):
+    """The run's partition (range) time window, or None for unpartitioned assets and checks
+    (which a partition-range run also executes, whole)."""
+    try:
+        definition = context.check_specs[0] if isinstance(context, AssetCheckExecutionContext) else context.assets_def
+        if definition.partitions_def is None:
+            return None
+        return context.partition_time_window
+    except Exception:
+        return None
+
+
+def _as_results(value) -> Iterable:
+    if value is None:
+        return []
+    if inspect.isgenerator(value) or type(value) in (list, tuple):  # results are tuple subclasses
+        return value
+    return [value]
+
+
+def _with_metadata(result, extra: Mapping[str, Any]):
+    metadata = {**(result.metadata or {}), **extra}
+    if isinstance(result, MaterializeResult):
+        return MaterializeResult(asset_key=result.asset_key, metadata=metadata, check_results=result.check_results,
+                                 data_version=result.data_version, tags=result.tags, value=result.value)
+    if isinstance(result, AssetCheckResult):
+        return AssetCheckResult(passed=result.passed, asset_key=result.asset_key, check_name=result.check_name,
+                                metadata=metadata, severity=result.severity, description=result.description)
+    return result

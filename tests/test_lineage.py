@@ -1,0 +1,348 @@
+"""OpenLineage events of real runs: real Spark, Delta, pandera and openlineage-python client.
+
+One module-scoped end-to-end run (two generated days) writes its events with the
+file transport; the tests read them back, validate them against the official
+OpenLineage JSON Schemas and check their content against the Dagster asset graph.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, TableColumnLineage
+from pyspark.sql import functions as F
+
+from conftest import REPO_ROOT, check_evaluations, load_platform_definitions, materializations, run_graph
+
+START = date(2026, 1, 1)
+DAYS = 2
+END = START + timedelta(days=DAYS - 1)
+SPEC_DIR = REPO_ROOT.parent / "shared" / "openlineage-spec"
+GOLD_AND_FEATURES = ["gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"]
+
+
+# -- unit: dataset naming ---------------------------------------------------------------------
+def test_datasets_are_named_like_openlineage_spark():
+    from resources.lineage import dataset_identity
+
+    assert dataset_identity("/data/tables/gold/daily_sales") == ("file", "/data/tables/gold/daily_sales")
+    assert dataset_identity("file:///data/x") == ("file", "/data/x")
+    assert dataset_identity("file:/data/x") == ("file", "/data/x")
+    assert dataset_identity("s3a://bucket/tables/silver/orders") == ("s3://bucket", "tables/silver/orders")
+    assert dataset_identity("s3://bucket/landing/orders") == ("s3://bucket", "landing/orders")
+
+
+# -- the shared end-to-end run ------------------------------------------------------------------
+def _build(root: Path, **overrides):
+    from resources.settings import LakehouseSettings
+
+    settings = LakehouseSettings(env="ci", root=str(root), start_date=START.isoformat(), **overrides)
+    return load_platform_definitions().build_definitions(settings)
+
+
+@pytest.fixture(scope="module")
+def lakehouse(tmp_path_factory, spark):
+    from datagen import GeneratorConfig, generate_landing_zone
+
+    root = tmp_path_factory.mktemp("lineage")
+    previous = os.environ.get("LAKEHOUSE_ROOT")
+    os.environ["LAKEHOUSE_ROOT"] = str(root)
+    generate_landing_zone(GeneratorConfig(root=str(root / "landing"), customers=120, products=25, orders=400,
+                                          days=DAYS, start_date=START.isoformat(), seed=7))
+    defs = _build(root)
+    instance = DagsterInstance.ephemeral()
+    started = time.monotonic()
+    result = run_graph(defs, instance, start=START.isoformat(), end=END.isoformat())
+    elapsed = time.monotonic() - started
+    print(f"end-to-end run with lineage: {elapsed:.1f}s")
+    yield {"root": root, "defs": defs, "instance": instance, "result": result, "elapsed": elapsed,
+           "events_file": root / "lineage" / "events.jsonl", "delta": defs.resources["delta"]}
+    if previous is None:
+        os.environ.pop("LAKEHOUSE_ROOT", None)
+    else:
+        os.environ["LAKEHOUSE_ROOT"] = previous
+
+
+def read_events(path: Path, run_id: str | None = None) -> list[dict]:
+    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if run_id is None:
+        return events
+    return [e for e in events if e["run"]["facets"]["parent"]["run"]["runId"] == run_id]
+
+
+@pytest.fixture(scope="module")
+def events(lakehouse):
+    assert lakehouse["result"].success
+    return read_events(lakehouse["events_file"], lakehouse["result"].run_id)
+
+
+def by_job(events: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for e in events:
+        out.setdefault(e["job"]["name"], []).append(e)
+    return out
+
+
+def table_name(lakehouse, table: str) -> str:
+    return str(Path(lakehouse["delta"].uri(table)).resolve())
+
+
+# -- schema validation --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def spec_registry():
+    if not (SPEC_DIR / "OpenLineage.json").is_file():
+        pytest.skip(f"the official OpenLineage JSON Schemas are not at {SPEC_DIR} (expected OpenLineage.json and "
+                    f"facets/*.json next to the repository)")
+    from referencing import Registry, Resource
+
+    resources = []
+    for path in [SPEC_DIR / "OpenLineage.json", *sorted((SPEC_DIR / "facets").glob("*.json"))]:
+        contents = json.loads(path.read_text())
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    return Registry().with_resources(resources)
+
+
+def _validate(registry, instance: dict, schema_url: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    base = schema_url.split("#", 1)[0]
+    assert base in registry, f"no official schema with $id {base} in {SPEC_DIR}"
+    Draft202012Validator({"$ref": schema_url}, registry=registry).validate(instance)
+
+
+def _facets(event: dict):
+    yield from event["run"].get("facets", {}).items()
+    yield from event["job"].get("facets", {}).items()
+    for dataset in [*event.get("inputs", []), *event.get("outputs", [])]:
+        for group in ("facets", "inputFacets", "outputFacets"):
+            yield from dataset.get(group, {}).items()
+
+
+@pytest.mark.slow
+def test_every_event_validates_against_the_official_schemas(lakehouse, events, spec_registry):
+    everything = read_events(lakehouse["events_file"])
+    assert len(everything) == len(events) > 40
+    facet_kinds = set()
+    for event in everything:
+        _validate(spec_registry, event, event["schemaURL"])
+        assert datetime.fromisoformat(event["eventTime"]).tzinfo is not None
+        for name, facet in _facets(event):
+            _validate(spec_registry, facet, facet["_schemaURL"])
+            facet_kinds.add(name)
+    assert facet_kinds >= {"parent", "nominalTime", "jobType", "sourceCodeLocation", "processing_engine", "schema",
+                           "dataSource", "version", "outputStatistics", "dataQualityMetrics", "columnLineage",
+                           "dataQualityAssertions"}
+
+
+# -- content ------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_each_step_has_start_and_complete_with_the_asset_graphs_inputs_and_outputs(lakehouse, events):
+    jobs = by_job(events)
+    graph = lakehouse["defs"].resolve_asset_graph()
+    landing = str(Path(lakehouse["root"]) / "landing")
+    for assets_def in graph.assets_defs:
+        keys = [spec.key for spec in assets_def.specs]
+        if not keys:
+            continue  # asset checks defined on their own
+        name = keys[0].to_user_string()
+        states = [e["eventType"] for e in jobs[name]]
+        assert states == ["START", "COMPLETE"], name
+        start, complete = jobs[name]
+        assert start["run"]["runId"] == complete["run"]["runId"]
+        parents = {p for k in keys for p in graph.get(k).parent_keys} - set(keys)
+        expected_inputs = {("file", table_name(lakehouse, "/".join(p.path))) for p in parents}
+        if name.startswith("bronze/"):
+            expected_inputs.add(("file", f"{landing}/{keys[0].path[-1]}"))
+        for event in (start, complete):
+            assert {(d["namespace"], d["name"]) for d in event["inputs"]} == expected_inputs, name
+        outputs = {(d["namespace"], d["name"]) for d in complete["outputs"]}
+        if name.startswith("reports/"):
+            assert outputs == {("file", str(Path(lakehouse["root"]) / "reports" / "category_sales_summary.csv"))}
+        else:
+            assert outputs == {("file", table_name(lakehouse, "/".join(k.path))) for k in keys}, name
+
+
+@pytest.mark.slow
+def test_run_facets_link_to_the_dagster_run_and_partition_window(lakehouse, events):
+    result = lakehouse["result"]
+    jobs = by_job(events)
+    for event in events:
+        parent = event["run"]["facets"]["parent"]
+        assert parent["run"]["runId"] == result.run_id
+        assert (parent["job"]["namespace"], parent["job"]["name"]) == ("lakehouse", result.job_def.name)
+        assert event["job"]["namespace"] == "lakehouse"
+        job_type = event["job"]["facets"]["jobType"]
+        assert (job_type["integration"], job_type["processingType"]) == ("DAGSTER", "BATCH")
+        assert job_type["jobType"] == ("ASSET_CHECK" if ":" in event["job"]["name"] else "ASSET")
+    gold = jobs["gold/daily_sales"][0]["run"]["facets"]
+    assert gold["nominalTime"] == {**gold["nominalTime"], "nominalStartTime": "2026-01-01T00:00:00+00:00",
+                                   "nominalEndTime": "2026-01-03T00:00:00+00:00"}
+    assert "nominalTime" not in jobs["silver/customers"][0]["run"]["facets"]  # unpartitioned
+    assert "nominalTime" not in jobs["silver/customers:matches_contract"][0]["run"]["facets"]
+    check = jobs["gold/daily_sales:matches_contract"][0]["run"]["facets"]
+    assert check["nominalTime"]["nominalStartTime"] == "2026-01-01T00:00:00+00:00"
+    assert gold["processing_engine"]["name"] == "spark"
+    location = jobs["gold/daily_sales"][0]["job"]["facets"]["sourceCodeLocation"]
+    assert location["path"] == "assets/gold.py" and location["url"].endswith("/assets/gold.py")
+
+
+@pytest.mark.slow
+def test_output_statistics_and_quality_metrics_describe_the_written_data(lakehouse, events):
+    metadata = materializations(lakehouse["result"])
+    complete = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
+    outputs = {d["name"]: d for d in complete["silver/orders"]["outputs"]}
+    orders = outputs[table_name(lakehouse, "silver/orders")]
+    assert orders["outputFacets"]["outputStatistics"]["rowCount"] == metadata["silver/orders"]["dagster/row_count"]
+    assert orders["facets"]["version"]["datasetVersion"] == "0"
+    silver = lakehouse["delta"].read("silver/orders")
+    quality = orders["facets"]["dataQualityMetrics"]
+    assert quality["rowCount"] == silver.count()
+    assert quality["columnMetrics"]["channel"]["nullCount"] == silver.where(F.col("channel").isNull()).count()
+    assert quality["columnMetrics"]["order_id"]["nullCount"] == 0
+    # approximate (HyperLogLog++) but exact enough at this size to be within 5 %
+    distinct = silver.select("order_id").distinct().count()
+    assert abs(quality["columnMetrics"]["order_id"]["distinctCount"] - distinct) <= 0.05 * distinct
+    fields = [f["name"] for f in orders["facets"]["schema"]["fields"]]
+    assert fields == silver.columns
+    assert metadata["silver/orders"]["lineage_events_dropped"] == 0
+    gold = {d["name"]: d for d in complete["gold/daily_sales"]["outputs"]}[table_name(lakehouse, "gold/daily_sales")]
+    assert gold["facets"]["dataQualityMetrics"]["rowCount"] == lakehouse["delta"].read("gold/daily_sales").count()
+
+
+@pytest.mark.slow
+def test_column_lineage_covers_every_gold_and_feature_column_and_matches_dagster(lakehouse, events):
+    complete = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
+    metadata = materializations(lakehouse["result"])
+    for table in GOLD_AND_FEATURES:
+        (output,) = complete[table]["outputs"]
+        facet = output["facets"]["columnLineage"]["fields"]
+        assert set(facet) == set(lakehouse["delta"].read(table).columns), table
+        dagster_lineage = metadata[table]["dagster/column_lineage"]
+        assert isinstance(dagster_lineage, TableColumnLineage)
+        for column, deps in dagster_lineage.deps_by_column.items():
+            from_facet = {(f["name"], f["field"]) for f in facet[column]["inputFields"]}
+            from_dagster = {(table_name(lakehouse, "/".join(d.asset_key.path)), d.column_name) for d in deps}
+            assert from_facet == from_dagster, (table, column)
+        # every input field is a column of an input dataset of the step
+        inputs = {d["name"]: d for d in complete[table]["inputs"]}
+        for column, entry in facet.items():
+            for field in entry["inputFields"]:
+                assert field["name"] in inputs, (table, column)
+    revenue = complete["gold/daily_sales"]["outputs"][0]["facets"]["columnLineage"]["fields"]["revenue"]
+    (source,) = revenue["inputFields"]
+    assert (source["namespace"], source["name"], source["field"]) == (
+        "file", table_name(lakehouse, "silver/orders"), "line_amount")
+    assert source["transformations"][0]["type"] == "DIRECT"
+    assert source["transformations"][0]["subtype"] == "AGGREGATION"
+    date_ = complete["gold/daily_sales"]["outputs"][0]["facets"]["columnLineage"]["fields"]["order_date"]
+    assert [t["subtype"] for f in date_["inputFields"] for t in f["transformations"]] == ["IDENTITY"]
+    city = complete["features/customer_features"]["outputs"][0]["facets"]["columnLineage"]["fields"]["city"]
+    assert {f["name"] for f in city["inputFields"]} == {table_name(lakehouse, "silver/customers")}
+
+
+@pytest.mark.slow
+def test_check_evaluations_emit_assertions_on_the_checked_table(lakehouse, events):
+    evaluations = check_evaluations(lakehouse["result"])
+    check_events = {e["job"]["name"]: e for e in events if ":" in e["job"]["name"]}
+    assert set(check_events) == set(evaluations)
+    for name, event in check_events.items():
+        assert event["eventType"] == "COMPLETE"
+        (checked,) = event["inputs"]
+        asset = name.split(":")[0]
+        assert checked["name"] == table_name(lakehouse, asset)
+        assertions = checked["inputFacets"]["dataQualityAssertions"]["assertions"]
+        assert all(a["success"] for a in assertions) == evaluations[name].passed, name
+    contract = check_events["gold/daily_sales:matches_contract"]["inputs"][0]["inputFacets"]
+    rules = {(a.get("column"), a["assertion"]) for a in contract["dataQualityAssertions"]["assertions"]}
+    assert {("revenue", "dtype"), ("revenue", "not_nullable"), ("revenue", "greater_than_or_equal_to"),
+            (None, "strict_columns")} <= rules
+    unique = check_events["gold/daily_sales:primary_key_unique"]["inputs"][0]["inputFacets"]
+    assert [a["assertion"] for a in unique["dataQualityAssertions"]["assertions"]] == ["primary_key_unique"]
+
+
+@pytest.mark.slow
+def test_a_failing_pandera_contract_is_a_failed_assertion(lakehouse):
+    """An order whose channel is outside the contract passes the row rules but fails pandera's
+    ``isin`` rule on ``channel``: the check's event carries exactly that failed assertion."""
+    day = END + timedelta(days=1)
+    landed = Path(lakehouse["root"]) / "landing" / "orders" / f"date={day}" / f"orders_{day}_part0000.jsonl"
+    landed.parent.mkdir(parents=True)
+    good = lakehouse["delta"].read("silver/orders").orderBy("order_id").first()
+    landed.write_text(json.dumps({
+        "order_id": "O999999999", "customer_id": good.customer_id, "order_ts": f"{day}T09:00:00Z",
+        "channel": "kiosk", "currency": "EUR",
+        "items": [{"line_no": 1, "product_id": good.product_id, "quantity": 1, "unit_price": 3.0}],
+    }) + "\n")
+    selection = [AssetKey(["bronze", "orders"]), AssetKey(["bronze", "rejected_orders"]),
+                 AssetKey(["silver", "orders"]), AssetKey(["silver", "quarantine_orders"])]
+    result = run_graph(lakehouse["defs"], lakehouse["instance"], partition=day.isoformat(), selection=selection)
+    assert not check_evaluations(result)["silver/orders:matches_contract"].passed
+    events = by_job(read_events(lakehouse["events_file"], result.run_id))
+    (event,) = events["silver/orders:matches_contract"]
+    assertions = event["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
+    failed = [(a.get("column"), a["assertion"]) for a in assertions if not a["success"]]
+    assert failed == [("channel", "isin")]
+    assert all(a["severity"] == "error" for a in assertions)
+    assert sum(a["success"] for a in assertions) > 20  # the other rules of the contract passed
+
+
+@pytest.mark.slow
+def test_a_failed_step_emits_fail_with_the_error(tmp_path, spark):
+    """gold/daily_sales on an empty lakehouse: reading silver fails, the event says why."""
+    defs = _build(tmp_path)
+    result = run_graph(defs, DagsterInstance.ephemeral(), partition=START.isoformat(),
+                       selection=[AssetKey(["gold", "daily_sales"])])
+    assert not result.success
+    events = read_events(tmp_path / "lineage" / "events.jsonl", result.run_id)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    error = events[1]["run"]["facets"]["errorMessage"]
+    assert error["programmingLanguage"] == "python"
+    assert "silver/orders" in error["message"] and "Traceback" in error["stackTrace"]
+    assert events[1]["run"]["runId"] == events[0]["run"]["runId"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the socket is: nothing listens there
+
+
+@pytest.fixture
+def restore_environment():
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.mark.slow
+def test_an_unreachable_http_backend_neither_fails_nor_stalls_the_run(lakehouse, restore_environment):
+    """The openlineage client retries a refused connection for about 9 s per event; with ten
+    events per step that would add minutes. The run waits once, for the timeout, then drops."""
+    timeout = 1.0
+    selection = [AssetKey(["silver", "products"]), AssetKey(["silver", "quarantine_products"])]
+    os.environ["OPENLINEAGE_URL"] = f"http://127.0.0.1:{_closed_port()}"
+    timings = {}
+    for mode in ("off", "http"):
+        defs = _build(lakehouse["root"], lineage=mode, lineage_timeout_seconds=timeout)
+        started = time.monotonic()
+        result = run_graph(defs, lakehouse["instance"], selection=selection)
+        timings[mode] = time.monotonic() - started
+        assert result.success, mode
+        metadata = materializations(result)["silver/products"]
+        checks = check_evaluations(result)
+        assert len(checks) >= 3  # the step's own checks and the quarantine's contract ran
+        if mode == "http":
+            assert metadata["lineage_events_dropped"] >= 1
+        else:
+            assert "lineage_events_dropped" not in metadata
+    print(f"silver/products step and checks: lineage off {timings['off']:.1f}s, unreachable http "
+          f"{timings['http']:.1f}s (timeout {timeout:g}s)")
+    # one bounded wait, not the client's retries for each of the ~8 events (>= 70 s)
+    assert timings["http"] < timings["off"] + timeout + 8, timings
