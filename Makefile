@@ -33,10 +33,11 @@ $(VENV)/.jars: $(VENV)/.installed resources/jars.py
 	$(PY) -m resources.jars fetch
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: platform/dagster.local.yaml
+# The instance config, and the silver_orders pool created before the first run asks
+# for it (the run queue only enforces pools it already knows).
+$(DAGSTER_HOME)/dagster.yaml: platform/dagster.local.yaml | setup
 	mkdir -p "$(DAGSTER_HOME)"
 	cp platform/dagster.local.yaml "$@"
-	# The pool exists before the first run asks for it (the queue only enforces known pools).
 	$(DAGSTER) instance concurrency set silver_orders 1
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
