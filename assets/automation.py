@@ -51,21 +51,21 @@ def on_upstream_change(*ignored: AssetKey) -> AutomationCondition:
     # so runs launched together never depend on each other, and each layer starts
     # once the layer above has finished (runs launched by a tick are not ordered).
     deps_requested_now = AutomationCondition.any_deps_match(RequestedThisTick())
-    # A dependency materialized by another run counts once its blocking checks
-    # passed on that materialization: a failed ERROR check stops automation below
-    # it, as it stops the downstream steps of its own run.
-    # (Written as "no dependency partition is unchecked": all_deps_match holds when
-    # any partition of a dependency's window matches.)
-    input_unchecked = AutomationCondition.any_deps_match(
+    # A dependency partition whose latest materialization failed a blocking check
+    # stops automation below it until it is fixed, as the failed check stops the
+    # downstream steps of its own run. Dagster records the checks of a range run
+    # without a partition, so this sees the failures of per-day runs (the ones this
+    # sensor launches), not those of a multi-day range run.
+    input_failed_check = AutomationCondition.any_deps_match(
         ~AutomationCondition.missing()
-        & ~AutomationCondition.all_checks_match(AutomationCondition.check_passed(), blocking_only=True)
+        & AutomationCondition.any_checks_match(AutomationCondition.check_failed(), blocking_only=True)
     )
     condition = (
         updated.since_last_handled()
         & ~deps_requested_now.with_label("any_deps_requested_this_tick")
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
-        & ~input_unchecked.with_label("any_deps_blocking_checks_not_passed")
+        & ~input_failed_check.with_label("any_deps_failed_a_blocking_check")
     )
     if ignored:
         # A lookup dimension must exist and be settled before a day is validated

@@ -212,3 +212,33 @@ def test_a_failed_blocking_check_stops_automation_below_it_until_the_table_is_fi
     fixed = settle(defs, instance, blocked.cursor)
     assert days_requested(fixed, DAILY_SALES) == [day(0)]
     assert days_requested(fixed, FEATURES)[0] == day(0)
+
+
+def record_range_run(instance, key: AssetKey, days: range) -> None:
+    """A single-run backfill: a materialization per day, and checks that Dagster records
+    without a partition (as it does for range runs)."""
+    run_id = make_new_run_id()
+    for n in days:
+        instance.report_dagster_event(run_id=run_id, dagster_event=DagsterEvent(
+            event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value, job_name="automation_test",
+            event_specific_data=StepMaterializationData(AssetMaterialization(key, partition=day(n)))))
+    latest = instance.fetch_materializations(key, limit=1).records[0]
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=run_id, timestamp=latest.timestamp)
+    for check in CHECKS.get(key, []):
+        instance.report_dagster_event(run_id=run_id, dagster_event=DagsterEvent(
+            event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value, job_name="automation_test",
+            event_specific_data=AssetCheckEvaluation(asset_key=key, check_name=check, passed=True,
+                                                     target_materialization_data=target)))
+
+
+def test_a_range_run_of_bronze_refreshes_every_day_it_ingested(defs):
+    """What the landing sensor does when files for consecutive days land together."""
+    instance = DagsterInstance.ephemeral()
+    initial = settle(defs, instance)
+    for key in (BRONZE_ORDERS, BRONZE_CUSTOMERS, BRONZE_PRODUCTS):
+        record_range_run(instance, key, range(2))
+    after = settle(defs, instance, initial.cursor)
+    assert after.get_num_requested(SILVER_CUSTOMERS) == 1
+    assert days_requested(after, SILVER_ORDERS) == [day(0), day(1)]
+    assert days_requested(after, DAILY_SALES)[:2] == [day(0), day(1)]
