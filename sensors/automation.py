@@ -2,7 +2,7 @@
 
 It turns the conditions in ``assets/automation.py`` into runs, one layer of the
 graph per tick (the conditions never request an asset on the same tick as its
-inputs). Runs are launched directly rather than as backfills, which costs the
+inputs). Runs are launched directly rather than as backfills, which would add the
 backfill daemon's half-minute loop per layer; the price is that Dagster launches
 one run per requested day (earliest first) instead of one run per range. Runs
 that write silver orders share a pool of one (``platform/dagster.local.yaml``),
