@@ -149,13 +149,18 @@ def test_a_day_of_orders_refreshes_its_silver_day_the_gold_days_it_can_touch_and
     assert late.get_num_requested(BRONZE_ORDERS) == 0
 
 
-def test_nothing_is_requested_twice_and_nothing_without_a_change(defs):
+def one_day_processed(defs):
+    """A fresh instance where day 0 of every source landed and automation settled on it."""
     instance = DagsterInstance.ephemeral()
     initial = settle(defs, instance)
     materialize(instance, BRONZE_ORDERS, 0)
     materialize(instance, BRONZE_CUSTOMERS, 0)
     materialize(instance, BRONZE_PRODUCTS, 0)
-    first = settle(defs, instance, initial.cursor)
+    return instance, settle(defs, instance, initial.cursor)
+
+
+def test_nothing_is_requested_twice_and_nothing_without_a_change(defs):
+    instance, first = one_day_processed(defs)
     assert first.get_num_requested(SILVER_ORDERS) == 1
     quiet = settle(defs, instance, first.cursor)
     assert quiet.total_requested == 0
@@ -192,12 +197,7 @@ def test_orders_wait_for_a_dimension_that_does_not_exist_yet_or_is_being_ingeste
 
 
 def test_a_failed_blocking_check_stops_automation_below_it_until_the_table_is_fixed(defs):
-    instance = DagsterInstance.ephemeral()
-    initial = settle(defs, instance)
-    materialize(instance, BRONZE_ORDERS, 0)
-    materialize(instance, BRONZE_CUSTOMERS, 0)
-    materialize(instance, BRONZE_PRODUCTS, 0)
-    first = settle(defs, instance, initial.cursor)
+    instance, first = one_day_processed(defs)
     assert days_requested(first, DAILY_SALES) == [day(0)]
     # a late file: silver day 0 is refreshed by another run, and its contract check fails
     materialize(instance, BRONZE_ORDERS, 0)
