@@ -71,7 +71,7 @@ daemon: setup $(DAGSTER_HOME)/dagster.yaml
 	LAKEHOUSE_AUTOMATION=on $(VENV)/bin/dagster-daemon run -w workspace.yaml
 
 lock:
-	{ echo "# Exact versions for reproducible installs, used as pip constraints by make setup."; \
+	{ echo "# Exact versions for reproducible installs, used as pip constraints by \`make setup\`."; echo "# Regenerate after changing pyproject.toml: make lock"; \
 	  $(PY) -m pip freeze --exclude-editable; } > requirements.lock
 
 clean:
