@@ -1,15 +1,13 @@
 """A consumer outside Spark: gold tables read by delta-rs into pandas."""
 
 
-from pathlib import Path
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
-from dagster_deltalake import DeltaTableResource
 
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.partitions import single_run
-from resources.settings import LakehouseSettings
+from resources.delta import DeltaLakeResource
+from resources.reports import ReportFolderResource
 
 
 @asset(
@@ -21,10 +19,12 @@ from resources.settings import LakehouseSettings
     automation_condition=on_upstream_change(),
 )
 @emits_lineage
-def category_sales_summary(context: AssetExecutionContext, daily_sales_table: DeltaTableResource) -> MaterializeResult:
+def category_sales_summary(
+    context: AssetExecutionContext, delta: DeltaLakeResource, reports: ReportFolderResource
+) -> MaterializeResult:
     """Revenue, orders and units per category over all days, read from gold with delta-rs
     (no JVM), written as CSV and Markdown for people who do not run Spark."""
-    table = daily_sales_table.load()
+    table = delta.delta_rs_table("gold/daily_sales")
     sales = table.to_pandas()
     summary = (
         sales.groupby("category", as_index=False)
@@ -32,22 +32,19 @@ def category_sales_summary(context: AssetExecutionContext, daily_sales_table: De
         .sort_values("revenue", ascending=False)
     )
     summary["revenue"] = summary["revenue"].astype(float).round(2)
-    out_dir = Path(LakehouseSettings.from_env().reports_root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / "category_sales_summary.csv"
-    summary.to_csv(csv_path, index=False)
     markdown = summary.to_markdown(index=False)  # tabulate comes with dagster
-    (out_dir / "category_sales_summary.md").write_text(markdown + "\n")
+    csv_path = reports.write_text("category_sales_summary.csv", summary.to_csv(index=False))
+    reports.write_text("category_sales_summary.md", markdown + "\n")
     context.log.info(f"category summary from delta version {table.version()}: {len(summary)} categories")
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(summary),
-            "dagster/uri": MetadataValue.path(str(csv_path)),
+            "dagster/uri": MetadataValue.path(csv_path),
             "dagster/column_schema": TableSchema(
                 columns=[TableColumn(name=str(c), type=str(summary[c].dtype)) for c in summary.columns]
             ),
             "source_delta_version": table.version(),
-            "path": MetadataValue.path(str(csv_path)),
+            "path": MetadataValue.path(csv_path),
             "preview": MetadataValue.md(markdown),
         }
     )

@@ -1,18 +1,19 @@
 """The Definitions for the current environment: the one place assets meet resources.
 
-``LAKEHOUSE_ENV`` picks a row of ``RESOURCES_BY_ENV``; everything else about
-where data lives comes from ``LAKEHOUSE_ROOT`` (see resources/settings.py).
-The in-process executor runs every step of a run in one process, so the whole
-asset graph shares one SparkSession (one JVM) instead of starting one per step.
+``LAKEHOUSE_ENV`` picks a row of ``RESOURCES_BY_ENV``; the settings it reads
+(where data lives, which Spark, which object store) are declared and validated
+in resources/settings.py. The in-process executor runs every step of a run in
+one process, so the whole asset graph shares one SparkSession (one JVM, or one
+Spark Connect session) instead of starting one per step.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from typing import Any, Callable
 
-from dagster import Definitions, in_process_executor
-from dagster_deltalake import DeltaTableResource, LocalConfig
+from dagster import Definitions, EnvVar, in_process_executor
 
 from assets.bronze import bronze_assets, bronze_checks
 from assets.features import feature_assets
@@ -24,7 +25,9 @@ from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
 from resources.landing import LandingZoneResource
 from resources.lineage import LineageResource
-from resources.settings import LakehouseSettings
+from resources.object_store import ObjectStoreResource
+from resources.reports import ReportFolderResource
+from resources.settings import CREDENTIAL_VARIABLES, LakehouseSettings
 from resources.spark import SparkResource
 from sensors.automation import build_automation_sensor
 from sensors.landing import build_landing_sensor
@@ -40,19 +43,49 @@ def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[Lakehous
             shuffle_partitions=shuffle_partitions,
             driver_memory=driver_memory,
         )
-        delta = DeltaLakeResource(spark=spark, root=settings.table_root)
-        return {
-            "spark": spark,
-            "delta": delta,
-            "landing": LandingZoneResource(root=settings.landing_root, max_file_bytes=settings.max_file_bytes),
-            "ingestion_log": IngestionLogResource(delta=delta),
-            "daily_sales_table": DeltaTableResource(
-                url=delta.delta_rs_uri("gold/daily_sales"), storage_options=LocalConfig()
-            ),
-            "lineage": _lineage(settings),
-        }
+        return _lakehouse(settings, spark, object_store=None)
 
     return resources
+
+
+def _shared(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseSettings], dict[str, Any]]:
+    """Spark on a standalone cluster or a Spark Connect server; landing zone and tables in an
+    S3-compatible bucket. Credentials stay in the environment until a run resolves them."""
+
+    def resources(settings: LakehouseSettings) -> dict[str, Any]:
+        store = settings.object_store
+        assert store is not None  # settings validation requires it in shared environments
+        with_keys = all(os.environ.get(v) for v in CREDENTIAL_VARIABLES)  # prod may use the AWS default chain
+        object_store = ObjectStoreResource(
+            endpoint=store.endpoint,
+            region=store.region,
+            path_style=store.path_style,
+            access_key_id=EnvVar(CREDENTIAL_VARIABLES[0]) if with_keys else None,
+            secret_access_key=EnvVar(CREDENTIAL_VARIABLES[1]) if with_keys else None,
+        )
+        spark = SparkResource(
+            app_name=f"lakehouse-{settings.env}",
+            master=settings.spark_master or "local[*]",
+            remote=settings.spark_remote,
+            shuffle_partitions=shuffle_partitions,
+            driver_memory=driver_memory,
+        )
+        return _lakehouse(settings, spark, object_store)
+
+    return resources
+
+
+def _lakehouse(settings: LakehouseSettings, spark: SparkResource, object_store: ObjectStoreResource | None) -> dict[str, Any]:
+    delta = DeltaLakeResource(spark=spark, root=settings.table_root, object_store=object_store)
+    return {
+        "spark": spark,
+        "delta": delta,
+        "landing": LandingZoneResource(root=settings.landing_root, max_file_bytes=settings.max_file_bytes,
+                                       object_store=object_store),
+        "ingestion_log": IngestionLogResource(delta=delta),
+        "reports": ReportFolderResource(root=settings.reports_root, object_store=object_store),
+        "lineage": _lineage(settings),
+    }
 
 
 def _lineage(settings: LakehouseSettings) -> LineageResource:
@@ -74,6 +107,9 @@ RESOURCES_BY_ENV: dict[str, Callable[[LakehouseSettings], dict[str, Any]]] = {
     "local": _embedded(shuffle_partitions=8, driver_memory="4g"),
     # CI and tests: small data, few shuffle partitions, modest memory.
     "ci": _embedded(shuffle_partitions=2, driver_memory="2g"),
+    # Shared servers: the driver (this process) only plans; executors do the work.
+    "cluster": _shared(shuffle_partitions=8, driver_memory="2g"),
+    "prod": _shared(shuffle_partitions=64, driver_memory="4g"),
 }
 
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from dagster import ConfigurableResource, ResourceDependency
+import deltalake
 from delta.tables import DeltaTable
-from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession
 
+from resources.jars import s3a_jar_paths
+from resources.object_store import ObjectStoreResource
 from resources.spark import SparkResource
 
 # Operation metrics worth showing in the UI, renamed to plain words.
@@ -51,13 +53,14 @@ class DeltaLakeResource(ConfigurableResource):
     """Delta tables under one root (a local path or ``s3a://bucket/prefix``).
 
     Tables are named ``<layer>/<name>``, mirroring their asset keys. Spark does
-    all writes; ``storage_options`` are what delta-rs (non-Spark readers) needs
-    to reach the same root.
+    all writes; delta-rs (readers without a JVM) reads. ``object_store`` configures
+    both from one place: s3a settings and jars for the Spark session, storage
+    options for delta-rs.
     """
 
     spark: ResourceDependency[SparkResource]
     root: str
-    storage_options: dict[str, str] = Field(default_factory=dict)
+    object_store: Optional[ObjectStoreResource] = None
 
     # -- locations ---------------------------------------------------------
     def uri(self, table: str) -> str:
@@ -69,8 +72,19 @@ class DeltaLakeResource(ConfigurableResource):
         return "s3://" + uri[len("s3a://") :] if uri.startswith("s3a://") else uri
 
     @property
+    def storage_options(self) -> dict[str, str]:
+        """What delta-rs needs to reach the root (nothing for a local path)."""
+        return self.object_store.delta_rs_options() if self.object_store else {}
+
+    def delta_rs_table(self, table: str) -> deltalake.DeltaTable:
+        """The table opened with delta-rs: for readers that should not start a JVM."""
+        return deltalake.DeltaTable(self.delta_rs_uri(table), storage_options=self.storage_options or None)
+
+    @property
     def session(self) -> SparkSession:
-        return self.spark.get_session()
+        if self.object_store is None or self.spark.remote:
+            return self.spark.get_session()  # over Connect, s3a settings belong to the server
+        return self.spark.get_session(extra_conf=self.object_store.spark_conf(), extra_jars=s3a_jar_paths())
 
     def exists(self, table: str) -> bool:
         return DeltaTable.isDeltaTable(self.session, self.uri(table))

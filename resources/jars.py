@@ -66,6 +66,10 @@ def required_artifacts() -> list[MavenArtifact]:
     return delta_artifacts()
 
 
+def s3a_jar_paths() -> list[str]:
+    raise NotImplementedError  # PROVISIONAL: the s3 branch provides it
+
+
 class MissingJarsError(RuntimeError):
     pass
 

@@ -19,6 +19,8 @@ from dagster import ConfigurableResource
 from pyarrow import fs
 from pydantic import Field
 
+from resources.object_store import ObjectStoreResource
+
 LANDED_DATE_PATTERN = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
 
 
@@ -74,8 +76,13 @@ class LandingZoneResource(ConfigurableResource):
     max_file_bytes: int = Field(
         default=2 * 1024**3, description="Larger files are quarantined instead of ingested (LAKEHOUSE_MAX_FILE_BYTES)."
     )
+    object_store: Optional[ObjectStoreResource] = Field(
+        default=None, description="Endpoint and credentials when the root is an s3:// prefix."
+    )
 
     def _filesystem(self) -> tuple[fs.FileSystem, str]:
+        if self.object_store is not None and self.root.startswith(("s3://", "s3a://")):
+            return self.object_store.filesystem(), self.root.split("://", 1)[1].rstrip("/")
         filesystem, base = fs.FileSystem.from_uri(self.root)
         return filesystem, base.rstrip("/")
 

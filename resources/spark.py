@@ -7,7 +7,7 @@ tests share it across runs. The JVM ends with the process.
 """
 
 
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -43,23 +43,25 @@ class SparkResource(ConfigurableResource):
     ui_enabled: bool = False
     conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings; they win over the defaults.")
 
-    def spark_conf(self) -> dict[str, str]:
+    def spark_conf(self, extra_jars: Sequence[str] = ()) -> dict[str, str]:
         conf = dict(BASE_CONF)
         conf["spark.sql.shuffle.partitions"] = str(self.shuffle_partitions)
         if not self.remote:
-            conf["spark.jars"] = ",".join(jar_paths())
+            conf["spark.jars"] = ",".join([*jar_paths(), *extra_jars])
             conf["spark.driver.memory"] = self.driver_memory
             conf["spark.ui.enabled"] = str(self.ui_enabled).lower()
         conf.update(self.conf)
         return conf
 
-    def get_session(self) -> SparkSession:
+    def get_session(self, extra_conf: Optional[Mapping[str, str]] = None, extra_jars: Sequence[str] = ()) -> SparkSession:
+        """The active session, or a new one; ``extra_conf``/``extra_jars`` (storage settings from
+        the Delta resource) only apply when the session is created."""
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
         builder = SparkSession.builder.appName(self.app_name)
         builder = builder.remote(self.remote) if self.remote else builder.master(self.master)
-        for key, value in self.spark_conf().items():
+        for key, value in {**self.spark_conf(extra_jars), **(extra_conf or {})}.items():
             if self.remote and key.startswith(("spark.jars", "spark.driver.", "spark.ui.")):
                 continue  # static settings belong to the Connect server
             builder = builder.config(key, value)

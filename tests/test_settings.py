@@ -1,0 +1,94 @@
+"""Environment selection: every setting validated at load time, every problem named by its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from resources.settings import LakehouseSettings, SettingsError
+
+CLUSTER = {
+    "LAKEHOUSE_ENV": "cluster",
+    "LAKEHOUSE_SPARK_MASTER": "spark://127.0.0.1:7077",
+    "LAKEHOUSE_S3_BUCKET": "lake",
+    "LAKEHOUSE_S3_ENDPOINT": "http://127.0.0.1:9000",
+    "AWS_ACCESS_KEY_ID": "key",
+    "AWS_SECRET_ACCESS_KEY": "secret",
+    "OPENLINEAGE_URL": "http://127.0.0.1:5000",
+}
+
+
+def problems(environ: dict[str, str]) -> list[str]:
+    with pytest.raises(SettingsError) as error:
+        LakehouseSettings.from_env(environ)
+    return [line.strip()[2:] for line in str(error.value).splitlines()[1:]]
+
+
+def test_local_is_the_default_and_lives_on_the_local_disk(tmp_path):
+    settings = LakehouseSettings.from_env({"LAKEHOUSE_ROOT": str(tmp_path)})
+    assert (settings.env, settings.root, settings.lineage) == ("local", str(tmp_path), "file")
+    assert settings.table_root == f"{tmp_path}/tables"
+    assert settings.object_store is None and settings.spark_master is None
+
+
+def test_cluster_puts_landing_and_tables_in_the_bucket():
+    settings = LakehouseSettings.from_env({**CLUSTER, "LAKEHOUSE_S3_PREFIX": "team/lake"})
+    assert settings.spark_master == "spark://127.0.0.1:7077" and settings.spark_remote is None
+    assert settings.landing_root == "s3://lake/team/lake/landing"
+    assert settings.table_root == "s3a://lake/team/lake/tables"
+    assert settings.object_store.endpoint == "http://127.0.0.1:9000"
+    assert settings.object_store.path_style is True
+    assert settings.lineage == "http"  # shared environments send lineage to a backend by default
+
+
+def test_cluster_names_every_missing_variable_at_once():
+    found = problems({"LAKEHOUSE_ENV": "cluster"})
+    assert any(p.startswith("exactly one of LAKEHOUSE_SPARK_MASTER") for p in found)
+    for variable in ("LAKEHOUSE_S3_BUCKET", "LAKEHOUSE_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert any(p.startswith(f"{variable} is required when LAKEHOUSE_ENV=cluster") for p in found), found
+    assert any("OPENLINEAGE_URL" in p for p in found)
+
+
+def test_wrong_values_are_named_with_what_was_given():
+    found = problems({**CLUSTER, "LAKEHOUSE_SPARK_MASTER": "127.0.0.1:7077", "LAKEHOUSE_S3_ENDPOINT": "minio:9000",
+                      "LAKEHOUSE_S3_PATH_STYLE": "maybe", "LAKEHOUSE_START_DATE": "1/1/2026"})
+    assert "LAKEHOUSE_SPARK_MASTER must be a spark://host:port URL, got '127.0.0.1:7077'" in found
+    assert "LAKEHOUSE_S3_ENDPOINT must be a http:// or https://host:port URL, got 'minio:9000'" in found
+    assert "LAKEHOUSE_S3_PATH_STYLE must be on/off (or true/false), got 'maybe'" in found
+    assert "LAKEHOUSE_START_DATE must be a date like 2026-01-01, got '1/1/2026'" in found
+
+
+def test_spark_connect_or_master_but_not_both():
+    remote = {**CLUSTER, "LAKEHOUSE_SPARK_MASTER": "", "LAKEHOUSE_SPARK_REMOTE": "sc://127.0.0.1:15002"}
+    assert LakehouseSettings.from_env(remote).spark_remote == "sc://127.0.0.1:15002"
+    found = problems({**CLUSTER, "LAKEHOUSE_SPARK_REMOTE": "sc://127.0.0.1:15002"})
+    assert any(p.endswith("(both are set)") for p in found)
+
+
+def test_prod_may_use_aws_itself_and_its_default_credentials():
+    environ = {k: v for k, v in CLUSTER.items() if not k.startswith(("AWS_", "LAKEHOUSE_S3_ENDPOINT"))}
+    settings = LakehouseSettings.from_env({**environ, "LAKEHOUSE_ENV": "prod"})
+    assert settings.object_store.endpoint is None and settings.object_store.path_style is False
+    found = problems({**environ, "LAKEHOUSE_ENV": "prod", "AWS_ACCESS_KEY_ID": "key"})
+    assert any("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in p for p in found)
+
+
+def test_settings_of_one_environment_are_refused_in_another(tmp_path):
+    found = problems({"LAKEHOUSE_ENV": "ci", "LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_S3_BUCKET": "lake"})
+    assert found == ["LAKEHOUSE_S3_BUCKET is only used when LAKEHOUSE_ENV is cluster or prod (it is ci)"]
+    found = problems({**CLUSTER, "LAKEHOUSE_ROOT": str(tmp_path)})
+    assert found[0].startswith("LAKEHOUSE_ROOT is not used when LAKEHOUSE_ENV=cluster")
+    assert problems({"LAKEHOUSE_ENV": "staging"}) == ["LAKEHOUSE_ENV must be one of local, ci, cluster, prod, got 'staging'"]
+
+
+def test_file_lineage_needs_a_local_file_when_the_lakehouse_is_remote(tmp_path):
+    found = problems({**CLUSTER, "LAKEHOUSE_LINEAGE": "file"})
+    assert found[0].startswith("LAKEHOUSE_LINEAGE=file needs LAKEHOUSE_LINEAGE_FILE")
+    events = str(tmp_path / "events.jsonl")
+    settings = LakehouseSettings.from_env({**CLUSTER, "LAKEHOUSE_LINEAGE": "file", "LAKEHOUSE_LINEAGE_FILE": events})
+    assert settings.lineage_file == events
+
+
+def test_secrets_never_enter_the_settings():
+    settings = LakehouseSettings.from_env(CLUSTER)
+    assert "secret" not in repr(settings)
+    assert not any("access" in field or "secret" in field for field in vars(settings.object_store))
