@@ -8,8 +8,13 @@ PY := $(VENV)/bin/python
 DAGSTER := $(VENV)/bin/dagster
 
 export LAKEHOUSE_ENV ?= local
+ifeq ($(filter cluster prod,$(LAKEHOUSE_ENV)),)
 export LAKEHOUSE_ROOT ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(LAKEHOUSE_ROOT)/dagster_home
+else
+# cluster/prod: the lakehouse is in the bucket (LAKEHOUSE_S3_*), Dagster's state in PostgreSQL.
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+endif
 
 # Demo data: a week of landings at a size that runs in a couple of minutes on 2 cores.
 DEMO_START ?= 2026-01-01
@@ -33,11 +38,14 @@ $(VENV)/.jars: $(VENV)/.installed resources/jars.py
 	$(PY) -m resources.jars fetch
 	touch $@
 
-# The instance config, and the silver_orders pool created before the first run asks
-# for it (the run queue only enforces pools it already knows).
-$(DAGSTER_HOME)/dagster.yaml: platform/dagster.local.yaml | setup
+# The instance config of the environment (SQLite for local/ci, PostgreSQL for cluster/prod),
+# and the silver_orders pool created before the first run asks for it (the run queue only
+# enforces pools it already knows).
+INSTANCE_CONFIG := platform/dagster.$(if $(filter cluster prod,$(LAKEHOUSE_ENV)),$(LAKEHOUSE_ENV),local).yaml
+
+$(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_CONFIG) | setup
 	mkdir -p "$(DAGSTER_HOME)"
-	cp platform/dagster.local.yaml "$@"
+	cp $(INSTANCE_CONFIG) "$@"
 	$(DAGSTER) instance concurrency set silver_orders 1
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
