@@ -24,9 +24,23 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_PRODUCTS ?= 200
 DEMO_END = $(shell $(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
 
-.PHONY: setup demo lineage-sample test test-fast ui daemon validate lock clean
+.PHONY: setup system-packages compose-config demo lineage-sample test test-fast ui daemon validate lock clean
 
-setup: $(VENV)/.installed $(VENV)/.jars
+setup: system-packages $(VENV)/.installed $(VENV)/.jars
+
+# Debian packages the tests use, as command:package pairs, installed (as root, with apt) only
+# when the command is missing: PostgreSQL 15 for the throwaway servers (no cluster is created
+# or started by the install) and docker-compose v1, which validates docker-compose.yml without
+# a container engine.
+APT_TOOLS := /usr/lib/postgresql/15/bin/postgres:postgresql-15 docker-compose:docker-compose
+system-packages:
+	@missing=""; for pair in $(APT_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  mkdir -p /etc/postgresql-common/createcluster.d && \
+	  echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/lakehouse-no-main.conf && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +80,10 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
+
+# The compose stack's configuration, resolved (secrets must be in the environment).
+compose-config: system-packages
+	docker-compose -f docker-compose.yml config
 
 validate: setup
 	$(DAGSTER) definitions validate -w workspace.yaml
