@@ -26,7 +26,7 @@ DEMO_END = $(shell $(PY) -c "import datetime as d; print(d.date.fromisoformat('$
 
 .PHONY: setup system-packages compose-config demo lineage-sample test test-fast ui daemon validate lock clean
 
-setup: system-packages $(VENV)/.installed $(VENV)/.jars
+setup: $(VENV)/.installed $(VENV)/.jars
 
 # Debian packages the tests use, as command:package pairs, installed (as root, with apt) only
 # when the command is missing: PostgreSQL 15 for the throwaway servers (no cluster is created
@@ -36,6 +36,8 @@ APT_TOOLS := /usr/lib/postgresql/15/bin/postgres:postgresql-15 docker-compose:do
 system-packages:
 	@missing=""; for pair in $(APT_TOOLS); do \
 	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" != 0 ]; then \
+	  echo "The server tests need these Debian packages:$$missing (install them as root, or run make test-fast)"; exit 1; fi; \
 	if [ -n "$$missing" ]; then \
 	  mkdir -p /etc/postgresql-common/createcluster.d && \
 	  echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/lakehouse-no-main.conf && \
@@ -75,7 +77,7 @@ lineage-sample: export LAKEHOUSE_LINEAGE = file
 lineage-sample: demo
 	$(PY) platform/lineage_sample.py
 
-test: setup
+test: setup system-packages
 	$(PY) -m pytest
 
 test-fast: setup

@@ -32,23 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 
-# Instance config for the native run: Dagster storage in PostgreSQL from the same DAGSTER_PG_*
-# variables compose passes (platform/dagster.cluster.yaml, mounted by compose, reads them too).
-# scheme: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which is not installed;
-# dagster-postgres depends on psycopg2.
-INSTANCE_YAML = """
-storage:
-  postgres:
-    postgres_db:
-      hostname: {env: DAGSTER_PG_HOST}
-      port: {env: DAGSTER_PG_PORT}
-      username: {env: DAGSTER_PG_USER}
-      password: {env: DAGSTER_PG_PASSWORD}
-      db_name: {env: DAGSTER_PG_DB}
-      scheme: postgresql+psycopg2
-telemetry:
-  enabled: false
-"""
+# The instance config compose mounts: Dagster storage in PostgreSQL from the DAGSTER_PG_*
+# variables compose passes.
+INSTANCE_YAML = (REPO_ROOT / "platform" / "dagster.cluster.yaml").read_text()
 
 
 @pytest.fixture(scope="module")
