@@ -21,8 +21,6 @@ from dagster import EnvVar
 
 from resources.object_store import ObjectStoreResource
 
-pytestmark = pytest.mark.servers
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,6 +45,18 @@ def monkeypatch_module():
         yield patch
 
 
+def test_s3a_jars_match_pyspark_and_shadow_nothing():
+    from resources.jars import _jar_artifact_ids, hadoop_version, jar_paths, pyspark_jars_dir, s3a_artifacts
+
+    artifacts = {a.artifact: a for a in s3a_artifacts()}
+    assert artifacts["hadoop-aws"].version == hadoop_version()
+    assert "s3" in artifacts and "s3-transfer-manager" in artifacts and "bundle" not in artifacts
+    # Nothing pyspark already ships gets a second, possibly older, copy.
+    assert not set(artifacts) & set(_jar_artifact_ids(pyspark_jars_dir()))
+    assert all(Path(p).is_file() for p in jar_paths(list(artifacts.values())))
+
+
+@pytest.mark.servers
 def test_resource_reads_the_environment_contract(server, store):
     assert store.bucket == server.bucket and store.prefix == "it" and store.endpoint == server.endpoint
     assert isinstance(store.access_key_id, EnvVar) and isinstance(store.secret_access_key, EnvVar)
@@ -60,6 +70,7 @@ def test_resource_reads_the_environment_contract(server, store):
     assert server.secret_access_key not in repr(store) and server.secret_access_key not in str(store)
 
 
+@pytest.mark.servers
 def test_pyarrow_lists_and_reads_landing_files(store):
     fs = store.filesystem()
     lines = b'{"order_id": 1, "amount": 9.5}\n{"order_id": 2, "amount": 3.0}\n'
@@ -80,6 +91,7 @@ def test_pyarrow_lists_and_reads_landing_files(store):
         assert pajson.read_json(f).column("order_id").to_pylist() == [1, 2]
 
 
+@pytest.mark.servers
 def test_spark_writes_delta_over_s3a_and_delta_rs_reads_it(server, store):
     from deltalake import DeltaTable
 
@@ -120,6 +132,7 @@ def test_spark_writes_delta_over_s3a_and_delta_rs_reads_it(server, store):
     print(f"S3Proxy start-up {server.startup_seconds:.2f}s; Spark s3a job {spark_seconds:.1f}s")
 
 
+@pytest.mark.servers
 def test_delta_rs_writes_with_conditional_put(store):
     from deltalake import DeltaTable, write_deltalake
 
