@@ -96,7 +96,7 @@ class ObjectStoreResource(ConfigurableResource):
         return parts.scheme, parts.netloc
 
     # -- clients -----------------------------------------------------------
-    def spark_conf(self) -> dict[str, str]:
+    def spark_conf(self, with_credentials: bool = True) -> dict[str, str]:
         """Hadoop s3a settings (as ``spark.hadoop.fs.s3a.*``) plus Delta's log store for s3a.
 
         Spark needs hadoop-aws and the AWS SDK jars on its classpath
@@ -105,6 +105,11 @@ class ObjectStoreResource(ConfigurableResource):
         visible): commits are atomic as long as one Spark driver writes a table
         at a time, which is how the asset graph runs (one run per table slice,
         the silver_orders pool). No conditional PUT is needed from the server.
+
+        ``with_credentials=False`` leaves the keys out, for settings that end up
+        on a command line (a Spark Connect server, a compose service): s3a's
+        default provider chain then reads ``AWS_ACCESS_KEY_ID`` /
+        ``AWS_SECRET_ACCESS_KEY`` from that process's environment.
         """
         conf = {
             "spark.hadoop.fs.s3a.path.style.access": str(self.path_style).lower(),
@@ -117,7 +122,7 @@ class ObjectStoreResource(ConfigurableResource):
             conf["spark.hadoop.fs.s3a.endpoint"] = f"{scheme}://{host}"
             conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(scheme == "https").lower()
         key_id, secret = self._credentials()
-        if key_id and secret:
+        if with_credentials and key_id and secret:
             conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
             conf["spark.hadoop.fs.s3a.access.key"] = key_id
             conf["spark.hadoop.fs.s3a.secret.key"] = secret
