@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Both set everything up first
-# (virtualenv, Python packages from requirements.lock, Delta jars via Maven) and
+# (virtualenv, Python packages from requirements.lock, Delta, s3a and S3Proxy jars via Maven) and
 # re-running them skips what is already in place.
 
 PYTHON ?= python3

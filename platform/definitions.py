@@ -9,11 +9,10 @@ Spark Connect session) instead of starting one per step.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import Any, Callable
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, in_process_executor
 
 from assets.bronze import bronze_assets, bronze_checks
 from assets.features import feature_assets
@@ -27,7 +26,7 @@ from resources.landing import LandingZoneResource
 from resources.lineage import LineageResource
 from resources.object_store import ObjectStoreResource
 from resources.reports import ReportFolderResource
-from resources.settings import CREDENTIAL_VARIABLES, LakehouseSettings
+from resources.settings import LakehouseSettings
 from resources.spark import SparkResource
 from sensors.automation import build_automation_sensor
 from sensors.landing import build_landing_sensor
@@ -55,14 +54,7 @@ def _shared(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseS
     def resources(settings: LakehouseSettings) -> dict[str, Any]:
         store = settings.object_store
         assert store is not None  # settings validation requires it in shared environments
-        with_keys = all(os.environ.get(v) for v in CREDENTIAL_VARIABLES)  # prod may use the AWS default chain
-        object_store = ObjectStoreResource(
-            endpoint=store.endpoint,
-            region=store.region,
-            path_style=store.path_style,
-            access_key_id=EnvVar(CREDENTIAL_VARIABLES[0]) if with_keys else None,
-            secret_access_key=EnvVar(CREDENTIAL_VARIABLES[1]) if with_keys else None,
-        )
+        object_store = ObjectStoreResource.from_settings(store)
         spark = SparkResource(
             app_name=f"lakehouse-{settings.env}",
             master=settings.spark_master or "local[*]",

@@ -19,7 +19,7 @@ import deltalake
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from resources.jars import s3a_jar_paths
+from resources.jars import jar_paths, s3a_artifacts
 from resources.object_store import ObjectStoreResource
 from resources.spark import SparkResource
 
@@ -84,7 +84,7 @@ class DeltaLakeResource(ConfigurableResource):
     def session(self) -> SparkSession:
         if self.object_store is None or self.spark.remote:
             return self.spark.get_session()  # over Connect, s3a settings belong to the server
-        return self.spark.get_session(extra_conf=self.object_store.spark_conf(), extra_jars=s3a_jar_paths())
+        return self.spark.get_session(extra_conf=self.object_store.spark_conf(), extra_jars=jar_paths(s3a_artifacts()))
 
     def exists(self, table: str) -> bool:
         return DeltaTable.isDeltaTable(self.session, self.uri(table))

@@ -47,6 +47,14 @@ class ObjectStoreSettings:
     def root(self) -> str:
         return f"s3://{self.bucket}/{self.prefix.strip('/')}" if self.prefix.strip("/") else f"s3://{self.bucket}"
 
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, env_name: str = "cluster") -> "ObjectStoreSettings":
+        """The ``LAKEHOUSE_S3_*`` variables alone, validated as environment ``env_name`` validates them."""
+        env = _Environment(os.environ if environ is None else environ)
+        store = _object_store(env, env_name)
+        env.raise_problems(env_name)
+        return store
+
 
 @dataclass(frozen=True)
 class LakehouseSettings:
@@ -100,23 +108,7 @@ class LakehouseSettings:
                     f"(sc://host:15002) is required when LAKEHOUSE_ENV={name}"
                     + (" (both are set)" if spark_master else "")
                 )
-            bucket = env.required("LAKEHOUSE_S3_BUCKET", name, "the bucket holding landing files and tables")
-            endpoint = env.url("LAKEHOUSE_S3_ENDPOINT", ("http", "https"))
-            if name == "cluster" and not endpoint:
-                env.required("LAKEHOUSE_S3_ENDPOINT", name, "the object store's URL, e.g. http://127.0.0.1:9000")
-            if name == "cluster":
-                for variable in CREDENTIAL_VARIABLES:
-                    env.required(variable, name, "the object store's credentials")
-            elif (env.get(CREDENTIAL_VARIABLES[0]) is None) != (env.get(CREDENTIAL_VARIABLES[1]) is None):
-                env.problem(f"set both {' and '.join(CREDENTIAL_VARIABLES)}, or neither to use the AWS default "
-                            f"credential chain (instance profile, web identity)")
-            object_store = ObjectStoreSettings(
-                bucket=bucket or "",
-                prefix=env.get("LAKEHOUSE_S3_PREFIX") or "lakehouse",
-                endpoint=endpoint,
-                region=env.get("LAKEHOUSE_S3_REGION") or "us-east-1",
-                path_style=env.boolean("LAKEHOUSE_S3_PATH_STYLE", default=name == "cluster"),
-            )
+            object_store = _object_store(env, name)
             if env.get("LAKEHOUSE_ROOT"):
                 env.problem(f"LAKEHOUSE_ROOT is not used when LAKEHOUSE_ENV={name}: the lakehouse lives in "
                             f"s3://$LAKEHOUSE_S3_BUCKET/$LAKEHOUSE_S3_PREFIX")
@@ -156,6 +148,26 @@ class LakehouseSettings:
         )
         env.raise_problems(name)
         return settings
+
+
+def _object_store(env: "_Environment", name: str) -> ObjectStoreSettings:
+    bucket = env.required("LAKEHOUSE_S3_BUCKET", name, "the bucket holding landing files and tables")
+    endpoint = env.url("LAKEHOUSE_S3_ENDPOINT", ("http", "https"))
+    if name == "cluster" and not endpoint:
+        env.required("LAKEHOUSE_S3_ENDPOINT", name, "the object store's URL, e.g. http://127.0.0.1:9000")
+    if name == "cluster":
+        for variable in CREDENTIAL_VARIABLES:
+            env.required(variable, name, "the object store's credentials")
+    elif (env.get(CREDENTIAL_VARIABLES[0]) is None) != (env.get(CREDENTIAL_VARIABLES[1]) is None):
+        env.problem(f"set both {' and '.join(CREDENTIAL_VARIABLES)}, or neither to use the AWS default "
+                    f"credential chain (instance profile, web identity)")
+    return ObjectStoreSettings(
+        bucket=bucket or "",
+        prefix=env.get("LAKEHOUSE_S3_PREFIX") or "lakehouse",
+        endpoint=endpoint,
+        region=env.get("LAKEHOUSE_S3_REGION") or "us-east-1",
+        path_style=env.boolean("LAKEHOUSE_S3_PATH_STYLE", default=name == "cluster"),
+    )
 
 
 class _Environment:

@@ -1,1 +1,1 @@
-"""Real servers the `servers` tests start on loopback and stop by PID (one module per server kind)."""
+"""Real servers for tests: started on 127.0.0.1 free ports, stopped by PID."""
