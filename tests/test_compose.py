@@ -27,14 +27,12 @@ REQUIRED = {
     "MARQUEZ_DB_PASSWORD": "dummy-marquez-db-password",
     "AWS_ACCESS_KEY_ID": "dummy-access-key",
     "AWS_SECRET_ACCESS_KEY": "dummy-secret-key",
-    "OBJECTSTORE_IMAGE": "objectstore-image:dummy",  # the placeholder until the server is chosen
 }
 SECRETS = ["POSTGRES_SUPERUSER_PASSWORD", "DAGSTER_PG_PASSWORD", "MARQUEZ_DB_PASSWORD", "AWS_ACCESS_KEY_ID",
            "AWS_SECRET_ACCESS_KEY"]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|TOKEN|API_KEY", re.IGNORECASE)
 PLATFORM_SERVICES = {"codelocation", "webserver", "daemon", "spark-master", "spark-worker", "spark-connect",
-                     "objectstore-bucket"}
-ONE_SHOT = {"objectstore-bucket"}
+                     "objectstore"}
 
 
 def _compose_env(**overrides: str) -> dict[str, str]:
@@ -74,18 +72,17 @@ def _ports(service: dict) -> list[str]:
 
 def test_services_and_their_dependencies(config):
     services = config["services"]
-    assert set(services) == {"postgres", "objectstore", "objectstore-bucket", "spark-master", "spark-worker",
+    assert set(services) == {"postgres", "objectstore", "spark-master", "spark-worker",
                              "spark-connect", "codelocation", "webserver", "daemon", "marquez-api", "marquez-web"}
     depends = {name: {dep: spec["condition"] for dep, spec in s.get("depends_on", {}).items()}
                for name, s in services.items()}
     assert depends["codelocation"] == {"postgres": "service_healthy", "spark-master": "service_healthy",
-                                       "objectstore-bucket": "service_completed_successfully",
+                                       "objectstore": "service_healthy",
                                        "marquez-api": "service_started"}
     for name in ("webserver", "daemon"):
         assert depends[name] == {"postgres": "service_healthy", "codelocation": "service_healthy"}
     assert depends["spark-worker"] == {"spark-master": "service_healthy"}
     assert depends["spark-connect"] == {"spark-master": "service_healthy"}
-    assert depends["objectstore-bucket"] == {"objectstore": "service_healthy"}
     assert depends["marquez-api"] == {"postgres": "service_healthy"}
     assert depends["marquez-web"] == {"marquez-api": "service_healthy"}
     # Connect starts only with `--profile connect`; the standalone master is the default Spark
@@ -119,7 +116,7 @@ def test_platform_services_are_built_from_the_hardened_dockerfile(config):
         assert build["dockerfile"] == "platform/Dockerfile", name
         assert services[name]["image"] == "lakehouse-platform:local", name
     # the images compose pulls are pinned to a version, never latest
-    for name in set(services) - built - {"objectstore"}:
+    for name in set(services) - built:
         image = services[name]["image"]
         assert re.fullmatch(r"[\w./-]+:\d+\.\d+(\.\d+)?(-[\w.]+)?", image), (name, image)
     assert services["marquez-api"]["image"].startswith("marquezproject/marquez:")
@@ -128,9 +125,6 @@ def test_platform_services_are_built_from_the_hardened_dockerfile(config):
 
 def test_every_long_running_service_has_a_healthcheck(config):
     for name, service in config["services"].items():
-        if name in ONE_SHOT:
-            assert service["restart"] == "no"
-            continue
         check = service.get("healthcheck")
         assert check and check["test"][0] in ("CMD", "CMD-SHELL") and not check.get("disable"), name
     assert config["services"]["codelocation"]["healthcheck"]["test"] == [
@@ -152,6 +146,9 @@ def test_commands_are_the_ones_the_tests_run_natively(config):
     for name in ("codelocation", "webserver", "daemon"):
         env = services[name]["environment"]
         assert (env["DAGSTER_CODE_SERVER_HOST"], env["DAGSTER_CODE_SERVER_PORT"]) == ("codelocation", "4000")
+    # the start script tests/servers/object_store.py runs: S3Proxy with the bucket created first
+    assert services["objectstore"]["command"] == ["platform/objectstore/start.sh"]
+    assert services["objectstore"]["environment"]["S3PROXY_DATA_DIR"] == "/data"
     master = services["spark-master"]["command"]
     assert master[:2] == ["spark-class", "org.apache.spark.deploy.master.Master"]
     worker = services["spark-worker"]["command"]

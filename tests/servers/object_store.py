@@ -32,6 +32,8 @@ from typing import Iterator, Optional
 
 from resources.jars import S3PROXY, jar_paths
 
+START_SCRIPT = Path(__file__).resolve().parents[2] / "platform" / "objectstore" / "start.sh"
+
 
 @dataclass(frozen=True)
 class ObjectStoreServer:
@@ -95,7 +97,7 @@ def stop_pid(process: subprocess.Popen, grace: float = 10.0) -> None:
 def s3proxy_server(
     bucket: str = "lakehouse", region: str = "us-east-1", workdir: Optional[Path] = None, timeout: float = 30.0
 ) -> Iterator[ObjectStoreServer]:
-    """Start S3Proxy on 127.0.0.1, create ``bucket`` through the S3 API, yield, stop by PID."""
+    """Start S3Proxy on 127.0.0.1 with ``bucket`` (platform/objectstore/start.sh), yield, stop by PID."""
     java = shutil.which("java")
     if java is None:
         raise RuntimeError("java is required on PATH to run S3Proxy")
@@ -107,27 +109,16 @@ def s3proxy_server(
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     access_key_id, secret_access_key = "test" + secrets.token_hex(8), secrets.token_hex(20)
-    properties = root / "s3proxy.properties"
-    properties.write_text(
-        "\n".join(
-            [
-                f"s3proxy.endpoint={endpoint}",
-                "s3proxy.authorization=aws-v2-or-v4",
-                f"s3proxy.identity={access_key_id}",
-                f"s3proxy.credential={secret_access_key}",
-                "jclouds.provider=filesystem-nio2",
-                f"jclouds.filesystem.basedir={data_dir}",
-                f"jclouds.region={region}",
-            ]
-        )
-        + "\n"
-    )
-    properties.chmod(0o600)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key,
+           "LAKEHOUSE_S3_BUCKET": bucket, "LAKEHOUSE_S3_REGION": region, "S3PROXY_JAR": jar,
+           "S3PROXY_DATA_DIR": str(data_dir), "S3PROXY_ENDPOINT": endpoint, "TMPDIR": str(root)}
     log_file = root / "s3proxy.log"
     started = time.monotonic()
     with open(log_file, "wb") as log:
+        # The compose stack's own start script: the bucket exists when the server answers.
         process = subprocess.Popen(
-            [java, "-Xmx256m", "-jar", jar, "--properties", str(properties)],
+            [str(START_SCRIPT)],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -139,25 +130,8 @@ def s3proxy_server(
         server = ObjectStoreServer(
             endpoint, bucket, access_key_id, secret_access_key, region, process.pid, data_dir, log_file, startup
         )
-        _create_bucket(server)
         yield server
     finally:
         stop_pid(process)
         if own_dir:
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _create_bucket(server: ObjectStoreServer) -> None:
-    """CreateBucket through the S3 API (pyarrow), as a client of a real deployment would."""
-    from pyarrow import fs
-
-    client = fs.S3FileSystem(
-        access_key=server.access_key_id,
-        secret_key=server.secret_access_key,
-        region=server.region,
-        scheme="http",
-        endpoint_override=server.endpoint[len("http://") :],
-        force_virtual_addressing=False,
-        allow_bucket_creation=True,
-    )
-    client.create_dir(server.bucket)
