@@ -8,8 +8,9 @@ asset graph shares one SparkSession (one JVM) instead of starting one per step.
 
 from __future__ import annotations
 
+import os
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from dagster import Definitions, in_process_executor
 from dagster_deltalake import DeltaTableResource, LocalConfig
@@ -30,13 +31,26 @@ from sensors.automation import build_automation_sensor
 from sensors.landing import build_landing_sensor
 
 
+def _spark_endpoint() -> tuple[str, Optional[str]]:
+    """Interim hook until the `cluster` environment lands: LAKEHOUSE_SPARK_MASTER (spark://...)
+    or LAKEHOUSE_SPARK_REMOTE (sc://...) points local/ci runs at a standalone cluster or a Spark
+    Connect server; neither set keeps in-process local[*]."""
+    master = os.environ.get("LAKEHOUSE_SPARK_MASTER") or "local[*]"
+    remote = os.environ.get("LAKEHOUSE_SPARK_REMOTE") or None
+    if remote and master != "local[*]":
+        raise ValueError("Set LAKEHOUSE_SPARK_MASTER or LAKEHOUSE_SPARK_REMOTE, not both")
+    return master, remote
+
+
 def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseSettings], dict[str, Any]]:
     """In-process Spark (local[*]) with Delta tables on the local filesystem."""
 
     def resources(settings: LakehouseSettings) -> dict[str, Any]:
+        master, remote = _spark_endpoint()
         spark = SparkResource(
             app_name=f"lakehouse-{settings.env}",
-            master="local[*]",
+            master=master,
+            remote=remote,
             shuffle_partitions=shuffle_partitions,
             driver_memory=driver_memory,
         )

@@ -66,6 +66,21 @@ def required_artifacts() -> list[MavenArtifact]:
     return delta_artifacts()
 
 
+def connect_server_artifacts() -> list[MavenArtifact]:
+    """What a Spark Connect server needs on top of pyspark's jars (which include
+    ``spark-connect_2.13``): the Delta jars, for its SQL extension and catalog.
+
+    Delta's Connect plugin (``io.delta:delta-connect-server_<spark>_2.13``, which serves the
+    Python ``DeltaTable`` API over Connect) is not on the Maven Central our CI reaches, so
+    ``resources/delta.py`` speaks Delta SQL to a Connect server instead.
+    """
+    return delta_artifacts()
+
+
+def connect_server_jar_paths() -> list[str]:
+    return jar_paths(connect_server_artifacts())
+
+
 class MissingJarsError(RuntimeError):
     pass
 
