@@ -16,8 +16,6 @@ Connect plugin on the server, which is not on the Maven Central CI reaches.
 """
 
 import uuid
-
-
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
