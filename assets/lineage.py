@@ -401,7 +401,6 @@ _NUMERIC = ("byte", "short", "int", "bigint", "long", "float", "double", "decima
 
 def _profile(context, uri: str, version: int) -> Optional[dict]:
     try:
-        from delta.tables import DeltaTable
         from pyspark.sql import SparkSession
         from pyspark.sql import functions as F
 
@@ -410,7 +409,9 @@ def _profile(context, uri: str, version: int) -> Optional[dict]:
             return None
         df = spark.read.format("delta").option("versionAsOf", version).load(uri)
         window = _partition_window(context)
-        partition_columns = DeltaTable.forPath(spark, uri).detail().first()["partitionColumns"] if window else []
+        # Delta's SQL rather than its Python API, which a Spark Connect session lacks (resources/delta.py)
+        detail = spark.sql("DESCRIBE DETAIL delta.`" + uri.replace("`", "``") + "`") if window else None
+        partition_columns = detail.first()["partitionColumns"] if detail is not None else []
         if window is not None and len(partition_columns) == 1:  # the run's slice of a day-partitioned table
             column = partition_columns[0]
             df = df.where((F.col(column) >= F.lit(window.start.date())) & (F.col(column) < F.lit(window.end.date())))

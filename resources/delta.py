@@ -8,20 +8,26 @@ Every write is one atomic Delta commit and is re-runnable:
 - ``overwrite``: replace a whole (unpartitioned) table.
 Each returns a ``DeltaCommit`` describing the new version, which assets turn
 into Dagster metadata.
+
+MERGE and the commit history go through Delta's SQL (``delta.`<path>```), which a
+classic session and a Spark Connect server with the Delta extension both run: the
+Python ``DeltaTable`` API needs a JVM in this process or, over Connect, Delta's
+Connect plugin on the server, which is not on the Maven Central CI reaches.
 """
 
-
+import uuid
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from dagster import ConfigurableResource, ResourceDependency
 import deltalake
+from dagster import ConfigurableResource, ResourceDependency
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from resources.jars import jar_paths, s3a_artifacts
 from resources.object_store import ObjectStoreResource
-from resources.spark import SparkResource
+from resources.spark import SparkResource, is_connect
 
 # Operation metrics worth showing in the UI, renamed to plain words.
 _METRIC_NAMES = {
@@ -86,8 +92,21 @@ class DeltaLakeResource(ConfigurableResource):
             return self.spark.get_session()  # over Connect, s3a settings belong to the server
         return self.spark.get_session(extra_conf=self.object_store.spark_conf(), extra_jars=jar_paths(s3a_artifacts()))
 
+    def sql_name(self, table: str) -> str:
+        """The table as Delta's SQL names a path: ``delta.`<uri>```."""
+        return "delta.`" + self.uri(table).replace("`", "``") + "`"
+
     def exists(self, table: str) -> bool:
-        return DeltaTable.isDeltaTable(self.session, self.uri(table))
+        session = self.session
+        if not is_connect(session):
+            return DeltaTable.isDeltaTable(session, self.uri(table))
+        try:
+            session.sql(f"DESCRIBE DETAIL {self.sql_name(table)}").collect()
+        except AnalysisException as error:
+            if error.getCondition() == "DELTA_MISSING_DELTA_TABLE":
+                return False
+            raise
+        return True
 
     # -- reads -------------------------------------------------------------
     def read(self, table: str, where: Optional[str] = None) -> DataFrame:
@@ -145,25 +164,28 @@ class DeltaLakeResource(ConfigurableResource):
                 writer = writer.partitionBy(*partition_by)
             writer.save(self.uri(table))
             return self.last_commit(table)
-        target = DeltaTable.forPath(self.session, self.uri(table))
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
         if match_condition:
             on = f"{on} AND ({match_condition})"
-        update_when = f"t.`{change_column}` <> s.`{change_column}`" if change_column else None
-        builder = (
-            target.alias("t")
-            .merge(df.alias("s"), on)
-            .whenMatchedUpdateAll(condition=update_when)
-            .whenNotMatchedInsertAll()
+        update_when = f" AND t.`{change_column}` <> s.`{change_column}`" if change_column else ""
+        source = f"merge_source_{uuid.uuid4().hex}"  # a session-scoped view: the MERGE's source
+        df.createOrReplaceTempView(source)
+        statement = (
+            f"MERGE INTO {self.sql_name(table)} AS t USING {source} AS s ON {on} "
+            f"WHEN MATCHED{update_when} THEN UPDATE SET * "
+            "WHEN NOT MATCHED THEN INSERT *"
         )
         if delete_missing_where:
-            builder = builder.whenNotMatchedBySourceDelete(condition=delete_missing_where)
-        builder.execute()
+            statement += f" WHEN NOT MATCHED BY SOURCE AND ({delete_missing_where}) THEN DELETE"
+        try:
+            self.session.sql(statement).collect()
+        finally:
+            self.session.catalog.dropTempView(source)
         return self.last_commit(table)
 
     # -- table state -------------------------------------------------------
     def last_commit(self, table: str) -> DeltaCommit:
-        last = DeltaTable.forPath(self.session, self.uri(table)).history(1).collect()[0]
+        last = self.session.sql(f"DESCRIBE HISTORY {self.sql_name(table)} LIMIT 1").collect()[0]
         metrics: dict[str, int] = {}
         for name, value in (last["operationMetrics"] or {}).items():
             if name in _METRIC_NAMES and value is not None:

@@ -212,6 +212,22 @@ def fetch_s3a() -> list[str]:
     return jar_paths(s3a_artifacts())
 
 
+def connect_server_artifacts() -> list[MavenArtifact]:
+    """What a Spark Connect server needs on top of pyspark's jars (which include
+    ``spark-connect_2.13``): the Delta jars, for its SQL extension and catalog, and the s3a
+    jars, for tables in an object store.
+
+    Delta's Connect plugin (``io.delta:delta-connect-server_<spark>_2.13``, which serves the
+    Python ``DeltaTable`` API over Connect) is not on the Maven Central our CI reaches, so
+    ``resources/delta.py`` speaks Delta SQL to a Connect server instead.
+    """
+    return delta_artifacts() + s3a_artifacts()
+
+
+def connect_server_jar_paths() -> list[str]:
+    return jar_paths(connect_server_artifacts())
+
+
 class MissingJarsError(RuntimeError):
     pass
 

@@ -15,6 +15,16 @@ from pyspark.sql import SparkSession
 
 from resources.jars import jar_paths
 
+
+def is_connect(session: SparkSession) -> bool:
+    """A Spark Connect session: no JVM in this process, so no py4j APIs (sparkContext, Delta's)."""
+    try:
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError:  # the Connect client's extras are not installed
+        return False
+    return isinstance(session, ConnectSession)
+
+
 # Settings every environment gets: Delta as the catalog, UTC everywhere, and
 # Delta's log replay sized for small tables instead of its default of 50 tasks.
 BASE_CONF: dict[str, str] = {
@@ -25,6 +35,9 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
 }
+
+# Static settings a Spark Connect client cannot change: they are fixed where the server starts.
+SERVER_SIDE_CONF = ("spark.jars", "spark.driver.", "spark.ui.", "spark.sql.extensions", "spark.sql.catalog.")
 
 
 class SparkResource(ConfigurableResource):
@@ -62,7 +75,7 @@ class SparkResource(ConfigurableResource):
         builder = SparkSession.builder.appName(self.app_name)
         builder = builder.remote(self.remote) if self.remote else builder.master(self.master)
         for key, value in {**self.spark_conf(extra_jars), **(extra_conf or {})}.items():
-            if self.remote and key.startswith(("spark.jars", "spark.driver.", "spark.ui.")):
+            if self.remote and key.startswith(SERVER_SIDE_CONF):
                 continue  # static settings belong to the Connect server
             builder = builder.config(key, value)
         session = builder.getOrCreate()
