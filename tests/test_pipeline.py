@@ -31,27 +31,9 @@ EXPECTED_RULE = {
 
 
 @pytest.fixture(scope="module")
-def lakehouse(tmp_path_factory, spark):
-    from datagen import GeneratorConfig, generate_landing_zone
-    from resources.settings import LakehouseSettings
-
-    root = tmp_path_factory.mktemp("lakehouse")
-    previous = os.environ.get("LAKEHOUSE_ROOT")
-    os.environ["LAKEHOUSE_ROOT"] = str(root)
-    manifest = generate_landing_zone(
-        GeneratorConfig(root=str(root / "landing"), customers=300, products=40, orders=1500, days=DAYS,
-                        start_date=START.isoformat(), seed=11)
-    )
-    settings = LakehouseSettings(env="ci", root=str(root), start_date=START.isoformat())
-    defs = load_platform_definitions().build_definitions(settings)
-    instance = DagsterInstance.ephemeral()
-    result = run_graph(defs, instance, start=START.isoformat(), end=END.isoformat())
-    yield {"root": root, "manifest": manifest, "defs": defs, "instance": instance, "result": result,
-           "delta": defs.resources["delta"]}
-    if previous is None:
-        os.environ.pop("LAKEHOUSE_ROOT", None)
-    else:
-        os.environ["LAKEHOUSE_ROOT"] = previous
+def lakehouse(reference_lakehouse):
+    """The shared reference run (tests/conftest.py): three generated days, one range run."""
+    return reference_lakehouse
 
 
 def table(lakehouse, name, where=None):

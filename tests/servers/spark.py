@@ -233,7 +233,7 @@ logger.connect.level = info
 @contextlib.contextmanager
 def connect_server(
     work_dir: Path, master: str = "local[2]", driver_memory: str = "2g", timeout: float = 180,
-    extra_conf: Optional[dict[str, str]] = None,
+    extra_conf: Optional[dict[str, str]] = None, extra_env: Optional[dict[str, str]] = None,
 ) -> Iterator[ConnectServer]:
     from resources.jars import connect_server_jar_paths
 
@@ -244,7 +244,7 @@ def connect_server(
             "--master", master, "--driver-memory", driver_memory, "--jars", ",".join(connect_server_jar_paths())]
     for key, value in conf.items():
         argv += ["--conf", f"{key}={value}"]
-    env = spark_env(work_dir)
+    env = spark_env(work_dir, **(extra_env or {}))  # e.g. the object store's keys, kept off the command line
     (Path(env["SPARK_CONF_DIR"]) / "log4j2.properties").write_text(CONNECT_LOG4J2)
     began = time.monotonic()
     process = spawn("connect-server", argv, work_dir, env)
