@@ -39,7 +39,7 @@ def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[Lakehous
         spark = SparkResource(
             app_name=f"lakehouse-{settings.env}",
             master="local[*]",
-            shuffle_partitions=shuffle_partitions,
+            shuffle_partitions=settings.shuffle_partitions or shuffle_partitions,
             driver_memory=driver_memory,
         )
         return _lakehouse(settings, spark, object_store=None)
@@ -59,7 +59,7 @@ def _shared(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseS
             app_name=f"lakehouse-{settings.env}",
             master=settings.spark_master or "local[*]",
             remote=settings.spark_remote,
-            shuffle_partitions=shuffle_partitions,
+            shuffle_partitions=settings.shuffle_partitions or shuffle_partitions,
             driver_memory=driver_memory,
         )
         return _lakehouse(settings, spark, object_store)

@@ -72,6 +72,7 @@ class LakehouseSettings:
     lineage_file_path: Optional[str] = None  # LAKEHOUSE_LINEAGE_FILE; default under a local root
     spark_master: Optional[str] = None  # spark://host:7077 (shared environments)
     spark_remote: Optional[str] = None  # sc://host:15002 (shared environments)
+    shuffle_partitions: Optional[int] = None  # LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS; None: the environment's default
     object_store: Optional[ObjectStoreSettings] = None
 
     @property
@@ -144,6 +145,7 @@ class LakehouseSettings:
             lineage_file_path=lineage_file,
             spark_master=spark_master if shared else None,
             spark_remote=spark_remote if shared else None,
+            shuffle_partitions=env.integer("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 0) or None,
             object_store=object_store,
         )
         env.raise_problems(name)

@@ -157,3 +157,121 @@ def test_pipeline_on_spark_connect_with_tables_in_the_object_store(
     # the report (written by the code location, not Spark) landed in the bucket too
     report = store_resource.filesystem().open_input_stream(f"{store_resource.bucket}/connect/reports/category_sales_summary.csv")
     assert report.read().decode().startswith("category,revenue,orders,units,days")
+
+
+# -- the daemon on PostgreSQL, its sensor watching the bucket ---------------------------------
+DAEMON_DAY = REFERENCE_START
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the daemon's process group (runs it launched are in it), then SIGKILL."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    try:  # nothing the daemon launched may outlive the test
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_daemon_on_postgres_ingests_files_landing_in_the_bucket(
+    tmp_path, reference_lakehouse, object_store, store_resource, connect
+):
+    """Files land in the bucket; the daemon's landing sensor notices them and launches the bronze
+    run (on Spark Connect); Dagster's runs, events and ticks are in PostgreSQL."""
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+    from deltalake import DeltaTable
+    from pyarrow import fs
+
+    from assets.silver import SILVER_ORDERS_POOL
+    from servers.postgres import postgres_server
+
+    bin_dir = Path(sys.executable).parent
+    with postgres_server(tmp_path) as pg:
+        pg.create_database("dagster", "dagster", "dagster-test-password")
+        home = tmp_path / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text((REPO_ROOT / "platform" / "dagster.cluster.yaml").read_text())
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "SPARK_", "PYSPARK_", "AWS_"))}
+        env.update(
+            DAGSTER_HOME=str(home), DAGSTER_PG_HOST=pg.host, DAGSTER_PG_PORT=str(pg.port), DAGSTER_PG_USER="dagster",
+            DAGSTER_PG_PASSWORD="dagster-test-password", DAGSTER_PG_DB="dagster",
+            LAKEHOUSE_ENV="cluster", LAKEHOUSE_SPARK_REMOTE=connect.url, LAKEHOUSE_START_DATE=DAEMON_DAY,
+            LAKEHOUSE_END_DATE=DAEMON_DAY, LAKEHOUSE_S3_BUCKET=object_store.bucket, LAKEHOUSE_S3_PREFIX="daemon",
+            LAKEHOUSE_S3_ENDPOINT=object_store.endpoint, LAKEHOUSE_S3_REGION=object_store.region,
+            AWS_ACCESS_KEY_ID=object_store.access_key_id, AWS_SECRET_ACCESS_KEY=object_store.secret_access_key,
+            LAKEHOUSE_LINEAGE="off", LAKEHOUSE_SENSOR_INTERVAL_SECONDS="5", LAKEHOUSE_SETTLE_SECONDS="2",
+        )
+        # what `make daemon` does for a new instance, then an operator turns the landing sensor on
+        for argv in (["dagster", "instance", "concurrency", "set", SILVER_ORDERS_POOL, "1"],
+                     ["dagster", "sensor", "start", "landing_files", "-w", "workspace.yaml"]):
+            done = subprocess.run([str(bin_dir / argv[0]), *argv[1:]], cwd=REPO_ROOT, env=env, capture_output=True,
+                                  text=True, timeout=180)
+            assert done.returncode == 0, done.stdout + done.stderr
+
+        # one day's files land in the bucket, each written under a temporary name, then renamed
+        snapshot = Path(reference_lakehouse["landing_snapshot"])
+        day_files = sorted(p for p in snapshot.rglob(f"date={DAEMON_DAY}/*") if p.is_file())
+        bucket_fs = store_resource.filesystem()
+        landing = f"{object_store.bucket}/daemon/landing"
+        for path in day_files:
+            target = f"{landing}/{path.relative_to(snapshot)}"
+            partial = target.rsplit("/", 1)[0] + "/_" + path.name
+            fs.copy_files(str(path), partial, destination_filesystem=bucket_fs)
+            bucket_fs.move(partial, target)
+
+        log = tmp_path / "daemon.log"
+        with open(log, "w") as out:
+            daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=REPO_ROOT,
+                                      env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        previous = {k: os.environ.get(k) for k in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER",
+                                                   "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")}
+        os.environ.update({k: env[k] for k in previous})
+        instance = DagsterInstance.from_config(str(home))
+        try:
+            deadline = time.monotonic() + 420
+            runs = []
+            while time.monotonic() < deadline:
+                runs = instance.get_runs(filters=RunsFilter(tags={"lakehouse/ingestion": "landing_sensor"}))
+                finished = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
+                if finished and len(finished) == len(runs):
+                    break
+                assert daemon.poll() is None, log.read_text()[-4000:]
+                time.sleep(3)
+            assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs), (
+                [(r.run_id, r.status) for r in runs], log.read_text()[-4000:])
+            materialized = instance.fetch_materializations(AssetKey(["bronze", "orders"]), limit=10).records
+            assert [m.partition_key for m in materialized] == [DAEMON_DAY]
+        finally:
+            _stop_group(daemon)
+            instance.dispose()
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+        # the runs, their events and the sensor's ticks are rows in PostgreSQL
+        statuses = pg.psql("SELECT status FROM runs", database="dagster").split()
+        assert statuses and set(statuses) == {"SUCCESS"}
+        assert int(pg.psql("SELECT count(*) FROM event_logs WHERE asset_key = '[\"bronze\", \"orders\"]' "
+                           "AND dagster_event_type = 'ASSET_MATERIALIZATION'", database="dagster")) == 1
+        assert int(pg.psql("SELECT count(*) FROM job_ticks", database="dagster")) >= 1
+
+    # every landed file of the day is in the ingestion log; bronze holds what the reference holds
+    options = store_resource.delta_rs_options()
+    log_rows = DeltaTable(f"s3://{object_store.bucket}/daemon/tables/_system/ingestion_log",
+                          storage_options=options).to_pyarrow_table().to_pylist()
+    assert sorted(r["path"].rsplit("/", 1)[-1] for r in log_rows) == sorted(p.name for p in day_files)
+    assert {r["status"] for r in log_rows} == {"ingested"}
+    expected = [r for r in reference_lakehouse["rows"]["bronze/orders"] if dict(r)["_landed_date"].isoformat() == DAEMON_DAY]
+    found = table_rows(f"s3://{object_store.bucket}/daemon/tables/bronze/orders", f"s3://{landing}", options)
+    assert found == expected
