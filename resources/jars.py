@@ -275,9 +275,11 @@ if __name__ == "__main__":
             sys.stdout.write(f"{path}\n")
     elif command == "paths":
         sys.stdout.write(",".join(jar_paths()) + "\n")
+    elif command == "connect-server-paths":
+        sys.stdout.write(",".join(connect_server_jar_paths()) + "\n")
     elif command == "s3a-paths":
         sys.stdout.write(",".join(jar_paths(s3a_artifacts())) + "\n")
     elif command == "s3proxy-path":
         sys.stdout.write(jar_paths([S3PROXY])[0] + "\n")
     else:
-        sys.exit(f"usage: python -m resources.jars [fetch|paths|s3a-paths|s3proxy-path] (got {command!r})")
+        sys.exit(f"usage: python -m resources.jars [fetch|paths|connect-server-paths|s3a-paths|s3proxy-path] (got {command!r})")

@@ -60,7 +60,8 @@ class ObjectStoreResource(ConfigurableResource):
     @classmethod
     def from_env(cls) -> "ObjectStoreResource":
         """From the ``LAKEHOUSE_S3_*`` variables and the two AWS secrets (for scripts and tests)."""
-        return cls.from_settings(ObjectStoreSettings.from_env())
+        env_name = os.environ.get("LAKEHOUSE_ENV") if os.environ.get("LAKEHOUSE_ENV") in ("cluster", "prod") else "cluster"
+        return cls.from_settings(ObjectStoreSettings.from_env(env_name=env_name))
 
     # -- locations ---------------------------------------------------------
     def uri(self, *parts: str, scheme: str = "s3a") -> str:

@@ -82,3 +82,40 @@ class SparkResource(ConfigurableResource):
         if not self.remote:
             session.sparkContext.setLogLevel("WARN")
         return session
+
+
+def connect_server_conf(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """Settings of a Spark Connect server for the lakehouse (platform/spark/connect-server.sh).
+
+    Delta as the catalog and UTC, as every session gets; the gRPC address and port and the
+    driver's host name from ``SPARK_CONNECT_BIND_ADDRESS`` (default 0.0.0.0),
+    ``SPARK_CONNECT_PORT`` (15002) and ``SPARK_DRIVER_HOST`` (the host name executors reach it
+    by); and, when ``LAKEHOUSE_S3_BUCKET`` is set, the s3a settings of the object store without
+    its keys (the server's own environment holds ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``).
+    """
+    import os
+    import socket
+
+    from resources.object_store import ObjectStoreResource
+
+    environ = os.environ if environ is None else environ
+    conf = dict(BASE_CONF)
+    conf.update({
+        "spark.connect.grpc.binding.address": environ.get("SPARK_CONNECT_BIND_ADDRESS") or "0.0.0.0",
+        "spark.connect.grpc.binding.port": environ.get("SPARK_CONNECT_PORT") or "15002",
+        "spark.driver.host": environ.get("SPARK_DRIVER_HOST") or socket.gethostname(),
+        "spark.driver.bindAddress": environ.get("SPARK_CONNECT_BIND_ADDRESS") or "0.0.0.0",
+        "spark.ui.enabled": "false",
+    })
+    if environ.get("LAKEHOUSE_S3_BUCKET"):
+        conf.update(ObjectStoreResource.from_env().spark_conf(with_credentials=False))
+    return conf
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["connect-server-conf"]:
+        sys.exit("usage: python -m resources.spark connect-server-conf")
+    for key, value in connect_server_conf().items():
+        sys.stdout.write(f"{key}={value}\n")

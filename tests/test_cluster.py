@@ -82,9 +82,8 @@ def cluster(tmp_path_factory):
 def connect(tmp_path_factory, cluster, object_store, store_resource):
     """Spark Connect with Delta and s3a, its executors on the standalone cluster (as in compose);
     the keys reach it through its environment, not its command line."""
-    keys = {"AWS_ACCESS_KEY_ID": object_store.access_key_id, "AWS_SECRET_ACCESS_KEY": object_store.secret_access_key}
     with connect_server(tmp_path_factory.mktemp("spark-connect"), master=cluster.master_url,
-                        extra_conf=store_resource.spark_conf(with_credentials=False), extra_env=keys) as running:
+                        extra_env=object_store.env()) as running:
         TIMINGS["connect_start"] = running.timings["connect_seconds"]
         yield running
 

@@ -113,12 +113,12 @@ def spark_env(work_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn(name: str, argv: list[str], work_dir: Path, env: dict[str, str]) -> ServerProcess:
+def spawn(name: str, argv: list[str], work_dir: Path, env: dict[str, str], cwd: Optional[Path] = None) -> ServerProcess:
     log = work_dir / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            argv, cwd=work_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            argv, cwd=cwd or work_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, stopped as a whole
         )
     return ServerProcess(name, popen, log)
@@ -199,22 +199,6 @@ class ConnectServer:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def connect_server_conf(port: int) -> dict[str, str]:
-    """The server's static settings: loopback gRPC port, Delta as the catalog, UTC.
-    Runtime SQL settings (shuffle partitions, ...) are the client session's."""
-    from resources.spark import BASE_CONF
-
-    conf = dict(BASE_CONF)
-    conf.update({
-        "spark.connect.grpc.binding.address": HOST,
-        "spark.connect.grpc.binding.port": str(port),
-        "spark.driver.host": HOST,
-        "spark.driver.bindAddress": HOST,
-        "spark.ui.enabled": "false",
-    })
-    return conf
-
-
 # The server logs at WARN except its Connect service (sessions, operations): full INFO logging of
 # every Spark job costs CPU the tests need, and the session lines show who did the work.
 CONNECT_LOG4J2 = """\
@@ -230,24 +214,24 @@ logger.connect.level = info
 """
 
 
+CONNECT_SERVER_SCRIPT = REPO_ROOT / "platform" / "spark" / "connect-server.sh"
+
+
 @contextlib.contextmanager
 def connect_server(
     work_dir: Path, master: str = "local[2]", driver_memory: str = "2g", timeout: float = 180,
-    extra_conf: Optional[dict[str, str]] = None, extra_env: Optional[dict[str, str]] = None,
+    extra_env: Optional[dict[str, str]] = None,
 ) -> Iterator[ConnectServer]:
-    from resources.jars import connect_server_jar_paths
-
+    """The compose stack's own start script (platform/spark/connect-server.sh) on loopback;
+    ``extra_env`` carries the object store's settings and keys (``LAKEHOUSE_S3_*``, ``AWS_*``)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    conf = connect_server_conf(port) | (extra_conf or {})
-    argv = [str(SPARK_HOME / "bin" / "spark-submit"), "--class", CONNECT_SERVER_CLASS, "--name", "lakehouse-connect",
-            "--master", master, "--driver-memory", driver_memory, "--jars", ",".join(connect_server_jar_paths())]
-    for key, value in conf.items():
-        argv += ["--conf", f"{key}={value}"]
-    env = spark_env(work_dir, **(extra_env or {}))  # e.g. the object store's keys, kept off the command line
+    env = spark_env(work_dir, SPARK_CONNECT_MASTER=master, SPARK_CONNECT_DRIVER_MEMORY=driver_memory,
+                    SPARK_CONNECT_PORT=str(port), SPARK_CONNECT_BIND_ADDRESS=HOST, SPARK_DRIVER_HOST=HOST,
+                    PYTHON=sys.executable, **(extra_env or {}))
     (Path(env["SPARK_CONF_DIR"]) / "log4j2.properties").write_text(CONNECT_LOG4J2)
     began = time.monotonic()
-    process = spawn("connect-server", argv, work_dir, env)
+    process = spawn("connect-server", [str(CONNECT_SERVER_SCRIPT)], work_dir, env, cwd=REPO_ROOT)
     try:
         wait_until(lambda: port_open(port), f"the Connect server on port {port}", [process], timeout)
         server = ConnectServer(f"sc://{HOST}:{port}", process, {"connect_seconds": time.monotonic() - began})
