@@ -8,7 +8,6 @@ bounded by disk, not memory. The same config always gives byte-identical files.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 import shutil

@@ -10,7 +10,7 @@ Spark Connect session) instead of starting one per step.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from dagster import Definitions, in_process_executor
 

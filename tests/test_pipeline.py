@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance
 from pyspark.sql import functions as F
 
-from conftest import check_evaluations, load_platform_definitions, materializations, run_graph
+from conftest import check_evaluations, materializations, run_graph
 
 pytestmark = pytest.mark.slow
 
