@@ -84,7 +84,7 @@ def markdown(summary: list[dict], steps: list[dict], machine: dict[str, str], no
     incremental = [r for r in summary if r["part"].startswith("incremental")]
     if incremental:
         lines += ["## Incremental: one day through the platform (median [min, max])", "",
-                  "| Measurement | History (days) | Orders that day | Wall time | Orders/s | Peak RSS (tree) | Repeats |",
+                  "| Measurement | History (days) | Order records landed (day or history) | Wall time | Orders/s | Peak RSS (tree) | Repeats |",
                   "|---|---:|---:|---|---:|---:|---:|"]
         for r in sorted(incremental, key=lambda r: (r["days"], r["part"])):
             lines.append(f"| {r['system']} | {r['days']} | {r['orders']:,} | {_range(r)} | "
