@@ -24,7 +24,7 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_PRODUCTS ?= 200
 DEMO_END = $(shell $(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
 
-.PHONY: setup system-packages compose-config demo lineage-sample test test-fast ui daemon validate lock clean
+.PHONY: setup system-packages compose-config demo lineage-sample test test-fast ui daemon validate lock clean bench
 
 setup: $(VENV)/.installed $(VENV)/.jars
 
@@ -97,6 +97,17 @@ ui: setup $(DAGSTER_HOME)/dagster.yaml
 # running (LAKEHOUSE_AUTOMATION=on) and drive ingestion and late-data refreshes.
 daemon: setup $(DAGSTER_HOME)/dagster.yaml
 	LAKEHOUSE_AUTOMATION=on $(VENV)/bin/dagster-daemon run -w workspace.yaml
+
+# The benchmark (bench/): the platform against plain PySpark and DuckDB; figures, not a test.
+# Flags: make bench BENCH_ARGS="--sizes 1000000,10000000 --repeats 3" (python -m bench --help).
+BENCH_ARGS ?=
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet --constraint requirements.lock --editable '.[test,bench]'
+	touch $@
+
+bench: setup $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 lock:
 	{ echo "# Exact versions for reproducible installs, used as pip constraints by \`make setup\`."; echo "# Regenerate after changing pyproject.toml: make lock"; \

@@ -1,0 +1,1 @@
+"""The benchmark: the platform against plain PySpark and DuckDB (see bench/run.py, `make bench`)."""

@@ -1,0 +1,332 @@
+"""The benchmark: how fast the platform is, against plain PySpark and DuckDB, on one machine.
+
+``python -m bench --sizes 1000000,10000000 --repeats 3`` (``make bench BENCH_ARGS=...``). For each
+size it generates a landing zone with the project's generator, then, per repetition and from
+empty tables each time, runs
+
+- ``platform``: ``dagster asset materialize --select '*' --partition-range FIRST...LAST``, the whole
+  asset graph with its checks as one single-run backfill, against a DAGSTER_HOME of its own; the
+  time per step comes from that run's event log;
+- ``plain-spark``: ``bench/plain_spark.py``, the same transformations and Delta writes in one script;
+- ``duckdb``: ``bench/duckdb_pipeline.sql``, the same transformations to Parquet;
+
+and checks that the three agree (``bench/consistency.py``) before going on. ``incremental``
+materializes, through the platform, the first day of an empty lakehouse and one new day on top of
+a history of N days (restored from a snapshot for each repetition). Every command is measured for
+wall time and the peak resident memory of its whole process tree (``bench/sampler.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform as host
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Optional
+
+from bench import consistency, report
+from bench.events import last_run
+from bench.sampler import Measurement, measure
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+SYSTEMS = ("platform", "plain-spark", "duckdb")
+PARTS = (*SYSTEMS, "incremental")
+
+
+def log(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+def machine_info() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import psutil
+
+    return {
+        "CPU": cpu, "cores": str(os.cpu_count()), "memory": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "OS": host.platform(), "Python": host.python_version(),
+        "versions": ", ".join(f"{p} {version(p)}" for p in ("pyspark", "delta-spark", "dagster", "duckdb")),
+    }
+
+
+class Failed(RuntimeError):
+    pass
+
+
+def run_measured(name: str, command: list[str], log_path: Path, env: Optional[dict] = None) -> Measurement:
+    result = measure(command, env=env, cwd=REPO_ROOT, log=log_path)
+    if result.returncode != 0:
+        tail = log_path.read_text(errors="replace")[-4000:] if log_path.exists() else ""
+        raise Failed(f"{name} failed (exit {result.returncode}); log {log_path}:\n{tail}")
+    return result
+
+
+# -- landing data --------------------------------------------------------------------------------
+def generate(landing: Path, logs: Path, *, orders: int, days: int, customers: int, products: int, start: date,
+             seed: int) -> tuple[dict, Measurement]:
+    command = [PYTHON, "-m", "datagen", "--root", str(landing), "--orders", str(orders), "--days", str(days),
+               "--customers", str(customers), "--products", str(products), "--start-date", start.isoformat(),
+               "--seed", str(seed)]
+    logs.mkdir(parents=True, exist_ok=True)
+    result = run_measured("datagen", command, logs / f"datagen-{orders}-{days}d.log")
+    return json.loads((landing / "_manifest.json").read_text()), result
+
+
+def landing_mib(landing: Path) -> int:
+    return round(sum(f.stat().st_size for f in landing.rglob("*") if f.is_file()) / 2**20)
+
+
+# -- the platform --------------------------------------------------------------------------------
+def dagster_home(path: Path) -> Path:
+    """An instance like `make demo`'s: the platform's local config and its silver_orders pool."""
+    if not (path / "dagster.yaml").exists():
+        path.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / "platform/dagster.local.yaml", path / "dagster.yaml")
+        subprocess.run([DAGSTER, "instance", "concurrency", "set", "silver_orders", "1"], cwd=REPO_ROOT,
+                       env={**os.environ, "DAGSTER_HOME": str(path)}, check=True, capture_output=True)
+    return path
+
+
+def platform_env(root: Path, landing: Path, home: Path, start: date, end: date, lineage: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "DAGSTER_"))}
+    env.update(LAKEHOUSE_ENV="local", LAKEHOUSE_ROOT=str(root), LAKEHOUSE_LANDING_ROOT=str(landing),
+               DAGSTER_HOME=str(home), LAKEHOUSE_START_DATE=start.isoformat(), LAKEHOUSE_END_DATE=end.isoformat(),
+               LAKEHOUSE_LINEAGE=lineage)
+    return env
+
+
+def materialize(root: Path, landing: Path, home: Path, start: date, end: date, first: date, last: date,
+                lineage: str, log_path: Path) -> tuple[Measurement, Any]:
+    """One platform run over first..last (a single-run backfill; one partition when first == last)."""
+    partitions = (["--partition", first.isoformat()] if first == last
+                  else ["--partition-range", f"{first.isoformat()}...{last.isoformat()}"])
+    command = [DAGSTER, "asset", "materialize", "-f", "platform/definitions.py", "-d", ".", "--select", "*",
+               *partitions]
+    result = run_measured("platform", command, log_path, platform_env(root, landing, home, start, end, lineage))
+    times = last_run(home)
+    if times.status != "SUCCESS":
+        raise Failed(f"platform run {times.run_id} ended {times.status}; log {log_path}")
+    return result, times
+
+
+# -- the benchmark -------------------------------------------------------------------------------
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.out = Path(args.out).resolve()
+        self.work = Path(args.work).resolve()
+        self.logs = self.work / "logs"
+        self.home = dagster_home(self.work / "dagster_home")
+        self.raw: list[dict] = []
+        self.steps: list[dict] = []
+        self.generator: list[dict] = []
+        self.notes: list[str] = []
+        self.start = date.fromisoformat(args.start_date)
+
+    def record(self, part: str, system: str, size: int, days: int, repeat: int, orders: int, m: Measurement,
+               run_id: str = "") -> None:
+        self.raw.append({"part": part, "system": system, "size_orders": size, "days": days, "repeat": repeat,
+                         "seconds": round(m.seconds, 3), "orders": orders,
+                         "orders_per_second": round(orders / m.seconds), "peak_rss_mib": round(m.peak_rss_mib),
+                         "load_before": round(m.load_before, 2), "run_id": run_id})
+        log(f"  {part:<22} {system:<28} {size:>11,} orders  repeat {repeat}: {m.seconds:8.1f} s  "
+            f"{orders / m.seconds:10,.0f} orders/s  peak RSS {m.peak_rss_mib:8,.0f} MiB  (load {m.load_before:.1f})")
+
+    def record_steps(self, part: str, size: int, days: int, repeat: int, times) -> None:
+        for s in times.steps:
+            self.steps.append({"part": part, "size_orders": size, "days": days, "repeat": repeat, "kind": s.kind,
+                               "label": s.label, "step": s.step, "seconds": s.seconds})
+
+    def customers_for(self, orders: int) -> int:
+        return self.args.customers or max(100, orders // self.args.orders_per_customer)
+
+    def landing_for(self, orders: int, days: int, customers: int) -> tuple[Path, dict]:
+        landing = self.work / f"landing-{orders}-{days}d"
+        manifest, m = generate(landing, self.logs, orders=orders, days=days, customers=customers,
+                               products=self.args.products, start=self.start, seed=self.args.seed)
+        self.generator.append({"orders": orders, "days": days, "customers": customers, "seconds": round(m.seconds, 2),
+                               "orders_per_second": round(orders / m.seconds), "peak_rss_mib": round(m.peak_rss_mib),
+                               "landing_mib": landing_mib(landing), "load_before": round(m.load_before, 2)})
+        log(f"generated {orders:,} orders over {days} days ({customers:,} customers) in {m.seconds:.1f} s, "
+            f"peak RSS {m.peak_rss_mib:,.0f} MiB, {landing_mib(landing):,} MiB on disk")
+        return landing, manifest
+
+    # -- part 1-3: the whole range, three systems ---------------------------------------------------
+    def pipelines(self, size: int) -> None:
+        days = self.args.days
+        first, last = self.start, self.start + timedelta(days=days - 1)
+        landing, manifest = self.landing_for(size, days, self.customers_for(size))
+        orders = manifest["orders"]["distinct_orders"]
+        systems = [s for s in SYSTEMS if s in self.args.parts]
+        for repeat in range(1, self.args.repeats + 1):
+            outputs = []
+            for system in systems:
+                root = self.work / f"{system}-{size}"
+                shutil.rmtree(root, ignore_errors=True)
+                root.mkdir(parents=True)
+                log_path = self.logs / f"{system}-{size}-r{repeat}.log"
+                if system == "platform":
+                    m, times = materialize(root, landing, self.home, first, last, first, last, self.args.lineage,
+                                           log_path)
+                    self.record("pipeline", system, size, days, repeat, orders, m, times.run_id)
+                    self.record_steps("pipeline", size, days, repeat, times)
+                    outputs.append(consistency.read_delta(system, root / "tables"))
+                elif system == "plain-spark":
+                    m = run_measured(system, [PYTHON, "-m", "bench.plain_spark", "--landing", str(landing),
+                                              "--tables", str(root / "tables"), "--start", first.isoformat(),
+                                              "--end", last.isoformat()], log_path)
+                    self.record("pipeline", system, size, days, repeat, orders, m)
+                    outputs.append(consistency.read_delta(system, root / "tables"))
+                else:
+                    m = run_measured(system, [PYTHON, "-m", "bench.duckdb_run", "--landing", str(landing),
+                                              "--out", str(root / "parquet"), "--start", first.isoformat(),
+                                              "--end", last.isoformat()], log_path)
+                    self.record("pipeline", system, size, days, repeat, orders, m)
+                    outputs.append(consistency.read_parquet(system, root / "parquet"))
+            if len(outputs) > 1:
+                line = consistency.compare(outputs)  # raises when they disagree
+                log(f"  {size:,} orders, repeat {repeat}: {line}")
+                if repeat == 1:
+                    self.notes.append(f"{size:,} orders: {line}")
+        if not self.args.keep:
+            shutil.rmtree(landing, ignore_errors=True)
+            for system in systems:
+                shutil.rmtree(self.work / f"{system}-{size}", ignore_errors=True)
+
+    # -- part 4: incremental ---------------------------------------------------------------------
+    def incremental(self, history: int) -> None:
+        per_day = self.args.incremental_orders_per_day
+        days = history + 1
+        customers = self.args.incremental_customers
+        landing, manifest = self.landing_for(per_day * days, days, customers)
+        first_day, new_day = self.start, self.start + timedelta(days=history)
+        day_orders = {d: n for d, n in manifest["orders"]["json_lines_by_landing_date"].items()}
+        root = self.work / f"incremental-{history}"
+        for repeat in range(1, self.args.repeats + 1):
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            m, times = materialize(root, landing, self.home, first_day, new_day, first_day, first_day,
+                                   self.args.lineage, self.logs / f"incremental-{history}-first-r{repeat}.log")
+            self.record("incremental-first", "first day (empty lakehouse)", per_day, history, repeat,
+                        day_orders[first_day.isoformat()], m, times.run_id)
+            self.record_steps("incremental-first", per_day, history, repeat, times)
+        # The history, built once as one range run, then restored before each new-day run.
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        m, times = materialize(root, landing, self.home, first_day, new_day, first_day,
+                               new_day - timedelta(days=1), self.args.lineage,
+                               self.logs / f"incremental-{history}-history.log")
+        history_orders = sum(n for d, n in day_orders.items() if d < new_day.isoformat())
+        self.record("incremental-history", f"history build ({history} days, one run)", per_day, history, 1,
+                    history_orders, m, times.run_id)
+        snapshot = self.work / f"incremental-{history}-snapshot"
+        shutil.rmtree(snapshot, ignore_errors=True)
+        shutil.copytree(root, snapshot)
+        for repeat in range(1, self.args.repeats + 1):
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.copytree(snapshot, root)
+            m, times = materialize(root, landing, self.home, first_day, new_day, new_day, new_day,
+                                   self.args.lineage, self.logs / f"incremental-{history}-new-r{repeat}.log")
+            self.record("incremental-new", f"new day after {history} days", per_day, history, repeat,
+                        day_orders[new_day.isoformat()], m, times.run_id)
+            self.record_steps("incremental-new", per_day, history, repeat, times)
+        if not self.args.keep:
+            for path in (landing, root, snapshot):
+                shutil.rmtree(path, ignore_errors=True)
+
+    # -- results -------------------------------------------------------------------------------
+    def write(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        report.write_csv(self.out / "raw.csv", report.RAW_FIELDS, self.raw)
+        report.write_csv(self.out / "steps_raw.csv", ["part", "size_orders", "days", "repeat", "kind", "label",
+                                                      "step", "seconds"], self.steps)
+        summary = report.summarise(self.raw)
+        steps = report.summarise_steps(self.steps)
+        report.write_csv(self.out / "results.csv", report.SUMMARY_FIELDS, summary)
+        report.write_csv(self.out / "steps.csv", report.STEP_FIELDS, steps)
+        report.write_csv(self.out / "generator.csv", list(self.generator[0]) if self.generator else ["orders"],
+                         self.generator)
+        notes = list(self.notes)
+        if self.generator:
+            largest = max(self.generator, key=lambda g: g["orders"])
+            if largest["orders"] < 10_000_000:
+                scale = 10_000_000 / largest["orders"]
+                notes.append(f"generator, extrapolated linearly from {largest['orders']:,} orders: 10,000,000 orders "
+                             f"in about {largest['seconds'] * scale / 60:.1f} min and "
+                             f"{largest['landing_mib'] * scale / 1024:.1f} GiB of landing files; its memory does not "
+                             f"grow with orders (it streams them)")
+        notes.append(f"platform lineage setting: LAKEHOUSE_LINEAGE={self.args.lineage}; peak RSS is the sum over the "
+                     f"process tree (Python + JVM), sampled every 0.1 s; 'load before' is the 1-minute load average "
+                     f"when a measurement started (a figure taken with load above 0.5 was measured on a busy machine)")
+        (self.out / "results.md").write_text(
+            report.markdown(summary, steps, machine_info(), notes, self.generator))
+        if any(r["part"] == "pipeline" for r in summary):
+            report.plot(summary, steps, self.out / "bench.png")
+        log(f"results: {self.out}/results.md, results.csv, steps.csv, raw.csv, bench.png")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=_ints, default=[1_000_000, 10_000_000], help="orders per landing zone")
+    parser.add_argument("--days", type=int, default=30, help="days the orders of each size are spread over")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parts", type=lambda s: s.split(","), default=list(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--history", type=_ints, default=[30, 365], help="history lengths (days) for incremental")
+    parser.add_argument("--incremental-orders-per-day", type=int, default=10_000)
+    parser.add_argument("--incremental-customers", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=None, help="customers per landing zone (default: orders / "
+                        "--orders-per-customer)")
+    parser.add_argument("--orders-per-customer", type=int, default=20)
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--start-date", default="2026-01-01")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--lineage", choices=("file", "off"), default="file",
+                        help="the platform's LAKEHOUSE_LINEAGE (default: the platform's default, file)")
+    parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results"))
+    parser.add_argument("--work", default=str(REPO_ROOT / ".lakehouse" / "bench"),
+                        help="landing zones, tables and logs (deleted per size unless --keep)")
+    parser.add_argument("--keep", action="store_true", help="keep landing zones and tables")
+    args = parser.parse_args(argv)
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    return args
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+    log("machine: " + "; ".join(f"{k}: {v}" for k, v in machine_info().items()))
+    try:
+        if any(p in SYSTEMS for p in args.parts):
+            for size in args.sizes:
+                bench.pipelines(size)
+        if "incremental" in args.parts:
+            for history in args.history:
+                bench.incremental(history)
+    except (Failed, consistency.InconsistentResults) as error:
+        bench.write()
+        sys.stderr.write(f"\nBENCHMARK FAILED: {error}\n")
+        return 1
+    bench.write()
+    return 0
