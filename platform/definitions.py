@@ -9,6 +9,7 @@ Spark Connect session) instead of starting one per step.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from typing import Any, Callable
 
@@ -41,6 +42,7 @@ def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[Lakehous
             master="local[*]",
             shuffle_partitions=settings.shuffle_partitions or shuffle_partitions,
             driver_memory=driver_memory,
+            openlineage_listener=_spark_lineage(settings),
         )
         return _lakehouse(settings, spark, object_store=None)
 
@@ -61,6 +63,7 @@ def _shared(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseS
             remote=settings.spark_remote,
             shuffle_partitions=settings.shuffle_partitions or shuffle_partitions,
             driver_memory=driver_memory,
+            openlineage_listener=_spark_lineage(settings),
         )
         return _lakehouse(settings, spark, object_store)
 
@@ -78,6 +81,22 @@ def _lakehouse(settings: LakehouseSettings, spark: SparkResource, object_store: 
         "reports": ReportFolderResource(root=settings.reports_root, object_store=object_store),
         "lineage": _lineage(settings),
     }
+
+
+def _spark_lineage(settings: LakehouseSettings) -> dict[str, str]:
+    """openlineage-spark's settings when LAKEHOUSE_SPARK_LINEAGE=on: the same namespace and
+    destination as the assets' own events (a file beside theirs: two processes never share one)."""
+    if not settings.spark_lineage:
+        return {}
+    conf = {"spark.openlineage.namespace": settings.lineage_namespace}
+    if settings.lineage == "file":
+        base = settings.lineage_file[: -len(".jsonl")] if settings.lineage_file.endswith(".jsonl") else settings.lineage_file
+        conf.update({"spark.openlineage.transport.type": "file", "spark.openlineage.transport.location": f"{base}.spark.jsonl"})
+    else:
+        conf.update({"spark.openlineage.transport.type": "http",
+                     "spark.openlineage.transport.url": os.environ["OPENLINEAGE_URL"],
+                     "spark.openlineage.transport.timeoutInMillis": str(int(settings.lineage_timeout_seconds * 1000))})
+    return conf
 
 
 def _lineage(settings: LakehouseSettings) -> LineageResource:

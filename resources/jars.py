@@ -88,6 +88,10 @@ def delta_artifacts() -> list[MavenArtifact]:
     ]
 
 
+# openlineage-spark: the newest Scala 2.13 build on Maven Central (the Python client is 1.54).
+OPENLINEAGE_SPARK = MavenArtifact("io.openlineage", "openlineage-spark_2.13", "1.53.0")
+
+
 def required_artifacts() -> list[MavenArtifact]:
     return delta_artifacts()
 
@@ -271,7 +275,7 @@ def fetch(artifacts: list[MavenArtifact] | None = None) -> list[str]:
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "fetch"
     if command == "fetch":
-        for path in [*fetch(), *fetch_s3a(), *fetch([S3PROXY])]:
+        for path in [*fetch(), *fetch_s3a(), *fetch([S3PROXY]), *fetch([OPENLINEAGE_SPARK])]:
             sys.stdout.write(f"{path}\n")
     elif command == "paths":
         sys.stdout.write(",".join(jar_paths()) + "\n")

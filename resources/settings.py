@@ -73,6 +73,7 @@ class LakehouseSettings:
     spark_master: Optional[str] = None  # spark://host:7077 (shared environments)
     spark_remote: Optional[str] = None  # sc://host:15002 (shared environments)
     shuffle_partitions: Optional[int] = None  # LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS; None: the environment's default
+    spark_lineage: bool = False  # LAKEHOUSE_SPARK_LINEAGE: openlineage-spark's listener in the session too
     object_store: Optional[ObjectStoreSettings] = None
 
     @property
@@ -130,6 +131,14 @@ class LakehouseSettings:
                                       or (Path.home() / ".openlineage" / "openlineage.yml").is_file()):
             env.problem("LAKEHOUSE_LINEAGE=http needs OPENLINEAGE_URL (e.g. http://marquez:5000) or an "
                         "openlineage.yml (OPENLINEAGE_CONFIG); LAKEHOUSE_LINEAGE=off disables lineage")
+        spark_lineage = env.boolean("LAKEHOUSE_SPARK_LINEAGE", default=False)
+        if spark_lineage and lineage == "off":
+            env.problem("LAKEHOUSE_SPARK_LINEAGE=on needs LAKEHOUSE_LINEAGE=file or http (it sends where they send)")
+        if spark_lineage and spark_remote and shared:
+            env.problem("LAKEHOUSE_SPARK_LINEAGE=on needs an in-process driver: over Spark Connect the listener "
+                        "belongs on the Connect server")
+        if spark_lineage and lineage == "http" and not env.get("OPENLINEAGE_URL"):
+            env.problem("LAKEHOUSE_SPARK_LINEAGE=on with LAKEHOUSE_LINEAGE=http needs OPENLINEAGE_URL")
         settings = cls(
             env=name,
             root=root.rstrip("/"),
@@ -146,6 +155,7 @@ class LakehouseSettings:
             spark_master=spark_master if shared else None,
             spark_remote=spark_remote if shared else None,
             shuffle_partitions=env.integer("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 0) or None,
+            spark_lineage=spark_lineage,
             object_store=object_store,
         )
         env.raise_problems(name)

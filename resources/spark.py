@@ -9,11 +9,11 @@ tests share it across runs. The JVM ends with the process.
 
 from typing import Mapping, Optional, Sequence
 
-from dagster import ConfigurableResource
-from pydantic import Field
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
 from pyspark.sql import SparkSession
 
-from resources.jars import jar_paths
+from resources.jars import OPENLINEAGE_SPARK, jar_paths
 
 
 def is_connect(session: SparkSession) -> bool:
@@ -55,10 +55,33 @@ class SparkResource(ConfigurableResource):
     driver_memory: str = "4g"
     ui_enabled: bool = False
     conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings; they win over the defaults.")
+    openlineage_listener: dict[str, str] = Field(
+        default_factory=dict,
+        description="spark.openlineage.* settings (transport, namespace) to attach openlineage-spark's listener "
+        "to a classic session; empty: no listener. Its events nest under the Dagster run (parent facet).",
+    )
+
+    _run: Optional[tuple[str, str]] = PrivateAttr(default=None)  # (job name, run id) of the Dagster run
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.dagster_run is not None:
+            self._run = (context.dagster_run.job_name, context.dagster_run.run_id)
 
     def spark_conf(self, extra_jars: Sequence[str] = ()) -> dict[str, str]:
         conf = dict(BASE_CONF)
         conf["spark.sql.shuffle.partitions"] = str(self.shuffle_partitions)
+        if not self.remote and self.openlineage_listener:
+            extra_jars = [*extra_jars, *jar_paths([OPENLINEAGE_SPARK])]
+            conf["spark.extraListeners"] = "io.openlineage.spark.agent.OpenLineageSparkListener"
+            conf.update(self.openlineage_listener)
+            if self._run is not None:  # Spark's jobs become children of the Dagster run, as the assets' events are
+                namespace = self.openlineage_listener.get("spark.openlineage.namespace", "lakehouse")
+                conf["spark.openlineage.parentJobNamespace"] = namespace
+                conf["spark.openlineage.parentJobName"] = self._run[0]
+                conf["spark.openlineage.parentRunId"] = self._run[1]
+                conf["spark.openlineage.rootParentJobNamespace"] = namespace
+                conf["spark.openlineage.rootParentJobName"] = self._run[0]
+                conf["spark.openlineage.rootParentRunId"] = self._run[1]
         if not self.remote:
             conf["spark.jars"] = ",".join([*jar_paths(), *extra_jars])
             conf["spark.driver.memory"] = self.driver_memory

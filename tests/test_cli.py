@@ -44,7 +44,20 @@ def test_unknown_environment_is_a_clear_error(tmp_path):
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode != 0
-    assert "LAKEHOUSE_ENV='moon' is not a known environment" in done.stderr + done.stdout
+    assert "LAKEHOUSE_ENV must be one of local, ci, cluster, prod, got 'moon'" in done.stderr + done.stdout
+
+
+def test_missing_cluster_settings_are_named_when_the_code_location_loads(tmp_path):
+    env = {k: v for k, v in _env(tmp_path).items() if not k.startswith(("LAKEHOUSE_", "AWS_"))}
+    env.update(LAKEHOUSE_ENV="cluster", LAKEHOUSE_SPARK_MASTER="spark://127.0.0.1:7077", LAKEHOUSE_S3_BUCKET="lake")
+    done = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode != 0
+    output = done.stderr + done.stdout
+    for variable in ("LAKEHOUSE_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert f"{variable} is required when LAKEHOUSE_ENV=cluster" in output, output[-3000:]
 
 
 @pytest.mark.slow

@@ -346,3 +346,43 @@ def test_an_unreachable_http_backend_neither_fails_nor_stalls_the_run(lakehouse,
           f"{timings['http']:.1f}s (timeout {timeout:g}s)")
     # one bounded wait, not the client's retries for each of the ~8 events (>= 70 s)
     assert timings["http"] < timings["off"] + timeout + 8, timings
+
+
+# -- openlineage-spark's listener beside the assets' own events ----------------------------------
+@pytest.mark.slow
+def test_spark_listener_events_nest_under_the_dagster_run(tmp_path):
+    """LAKEHOUSE_SPARK_LINEAGE=on attaches openlineage-spark (1.53.0, on Spark 4.2) to the run's
+    session: its per-query events name the same datasets as the assets' events and have the
+    Dagster run as their root parent. The CLI in a subprocess: the listener is set at session start."""
+    import subprocess
+    import sys
+
+    from datagen import GeneratorConfig, generate_landing_zone
+
+    generate_landing_zone(GeneratorConfig(root=str(tmp_path / "landing"), customers=20, products=5, orders=40,
+                                          days=1, start_date=START.isoformat(), seed=3))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
+    env.update(LAKEHOUSE_ENV="ci", LAKEHOUSE_ROOT=str(tmp_path), LAKEHOUSE_START_DATE=START.isoformat(),
+               LAKEHOUSE_SPARK_LINEAGE="on", DAGSTER_HOME=str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-f", "platform/definitions.py",
+         "-d", ".", "--select", "bronze/orders,bronze/rejected_orders", "--partition", START.isoformat()],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    ours = read_events(tmp_path / "lineage" / "events.jsonl")
+    run_id = ours[0]["run"]["facets"]["parent"]["run"]["runId"]
+    spark_events = read_spark_events(tmp_path / "lineage" / "events.spark.jsonl")
+    assert spark_events, "openlineage-spark wrote no events"
+    for event in spark_events:
+        root = event["run"]["facets"]["parent"].get("root") or event["run"]["facets"]["parent"]
+        assert root["run"]["runId"] == run_id and root["job"]["name"] == "__ASSET_JOB"
+    bronze = ("file", str(tmp_path / "tables" / "bronze" / "orders"))
+    ours_out = {(d["namespace"], d["name"]) for e in ours if e["job"]["name"] == "bronze/orders" for d in e["outputs"]}
+    spark_out = {(d["namespace"], d["name"]) for e in spark_events for d in e.get("outputs", [])}
+    assert bronze in ours_out and bronze in spark_out
+
+
+def read_spark_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
