@@ -92,3 +92,12 @@ def test_secrets_never_enter_the_settings():
     settings = LakehouseSettings.from_env(CLUSTER)
     assert "secret" not in repr(settings)
     assert not any("access" in field or "secret" in field for field in vars(settings.object_store))
+
+
+def test_spark_lineage_needs_a_destination_and_an_in_process_driver():
+    assert LakehouseSettings.from_env({"LAKEHOUSE_SPARK_LINEAGE": "on"}).spark_lineage is True
+    assert problems({"LAKEHOUSE_SPARK_LINEAGE": "on", "LAKEHOUSE_LINEAGE": "off"}) == [
+        "LAKEHOUSE_SPARK_LINEAGE=on needs LAKEHOUSE_LINEAGE=file or http (it sends where they send)"]
+    remote = {**CLUSTER, "LAKEHOUSE_SPARK_MASTER": "", "LAKEHOUSE_SPARK_REMOTE": "sc://127.0.0.1:15002",
+              "LAKEHOUSE_SPARK_LINEAGE": "on"}
+    assert any(p.startswith("LAKEHOUSE_SPARK_LINEAGE=on needs an in-process driver") for p in problems(remote))
