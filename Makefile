@@ -81,7 +81,7 @@ test: setup system-packages
 	$(PY) -m pytest
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not servers"
 
 # The compose stack's configuration, resolved (secrets must be in the environment).
 compose-config: system-packages

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.servers  # needs Debian's docker-compose (installed by `make test`)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "platform" / "Dockerfile"
@@ -46,7 +48,7 @@ def _compose_env(**overrides: str) -> dict[str, str]:
 
 def _compose(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     binary = shutil.which("docker-compose")
-    assert binary, "docker-compose (Debian's v1) is not installed: run `make setup`"
+    assert binary, "docker-compose (Debian's v1) is not installed: run `make test` (it installs it)"
     return subprocess.run([binary, "-f", str(COMPOSE_FILE), *args], cwd=REPO_ROOT, env=env or _compose_env(),
                           capture_output=True, text=True, timeout=60)
 
