@@ -205,7 +205,9 @@ def _bronze_asset(source: LandedSource):
         stats: dict[str, Row] = {}
         if readable:
             paths = [spark_path(f.path) for f in readable]
-            lines = t.raw_lines(spark.read.text(paths)).cache()
+            # Records are cached (parsed once, counted and written twice); the text is not, since
+            # scanning it again for the per-file line counts costs less than holding it in memory.
+            lines = t.raw_lines(spark.read.text(paths))
             records = source.parse(spark, paths, lines, context.run_id).cache()
             stats = {row["_source_file"]: row for row in t.file_stats(lines).collect()}
             per_file = t.records_per_file(records)
@@ -218,7 +220,6 @@ def _bronze_asset(source: LandedSource):
                                            header_lines=source.header_lines, structured=structured)
                 if reason:
                     quarantined[f.path] = reason
-            lines.unpersist()
         else:
             records, per_file = spark.createDataFrame([], source.records_schema()), {}
         for path, reason in sorted(quarantined.items()):

@@ -6,7 +6,7 @@ from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days
-from assets.partitions import daily_partitions, days, history_up_to_day, partition_dates, single_run
+from assets.partitions import daily_partitions, history_up_to_day, partition_dates, single_run
 from assets.transforms import features as t
 from resources.delta import DeltaLakeResource
 
@@ -27,9 +27,10 @@ def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) 
     """Per customer and as-of day: recency, frequency, monetary value, tenure, 30/90-day spend,
     average basket and city, using only data known by the end of the as-of day."""
     start, end = partition_dates(context)
-    as_of = delta.session.createDataFrame([(d,) for d in days(start, end)], "as_of_date date")
     known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
-    features = t.customer_features(delta.read("silver/orders", known_by_end), delta.read("silver/customers"), as_of)
+    features = t.customer_features(
+        delta.read("silver/orders", known_by_end), delta.read("silver/customers"), start, end
+    )
     return replace_days(delta, features, "features/customer_features", "as_of_date", start, end)
 
 

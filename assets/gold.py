@@ -9,7 +9,6 @@ from assets.metadata import replace_days
 from assets.partitions import (
     between,
     daily_partitions,
-    days,
     history_up_to_day_and_late,
     landed_by_then_and_late,
     partition_dates,
@@ -58,9 +57,8 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Mat
 def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Each customer's lifetime value as of each day: orders, revenue, first/last order, average order."""
     start, end = partition_dates(context)
-    as_of = delta.session.createDataFrame([(d,) for d in days(start, end)], "as_of_date date")
     lines = delta.read("silver/orders", f"order_date <= DATE'{end.isoformat()}'")
-    clv = t.customer_lifetime_value(lines, as_of)
+    clv = t.customer_lifetime_value(lines, start, end)
     return replace_days(delta, clv, "gold/customer_lifetime_value", "as_of_date", start, end)
 
 

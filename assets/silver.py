@@ -108,11 +108,15 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
             t.ORDER_LINE_KEY,
             change_column="_row_hash",
             delete_missing_where=between("t._landed_date", start, end),
+            # A valid line never matches a copy landed before its own day (that makes it a
+            # duplicate), so the MERGE reads only the landing days from `start` on.
+            match_condition=f"t._landed_date >= DATE'{start.isoformat()}'",
+            partition_by=["_landed_date"],
         )
         quarantine = quarantine_rows(
             checked, ["order_id", "line_no", "customer_id", "product_id"], ["_landed_date", "_source_file"]
         ).withColumn("_run_id", F.lit(context.run_id))
-        q_commit = delta.replace_where(quarantine, "silver/quarantine_orders", slice_)
+        q_commit = delta.replace_where(quarantine, "silver/quarantine_orders", slice_, partition_by=["_landed_date"])
     finally:
         checked.unpersist()
     summary = accounting(counts, counts.get("passed", 0))

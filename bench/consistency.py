@@ -1,8 +1,10 @@
 """Do the three pipelines produce the same data? A faster baseline that computes something else
 must not win, so the benchmark stops when they disagree.
 
-Compared: gold/daily_sales row for row (day, category, orders, units, revenue, buyers), and the
-row counts of the silver, gold and feature tables.
+Compared: gold/daily_sales row for row (day, category, orders, units, revenue, buyers), the
+row counts of the silver, gold and feature tables, and column totals of lifetime value and the
+features (DuckDB computes those by their definition, one join per as-of day; the platform and
+plain Spark by running totals, so this is where the two algorithms meet).
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ SALES_COLUMNS = ["order_date", "category", "orders", "units", "revenue", "custom
 PARTITIONED_PARQUET = {"gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"}
 
 
+# Column totals that pin down the cumulative tables' values (averages follow from these).
+VALUE_TOTALS = {
+    "gold/customer_lifetime_value": (
+        "sum(orders)", "sum(lifetime_revenue)", "sum(first_order_date - DATE '2000-01-01')",
+        "sum(last_order_date - DATE '2000-01-01')",
+    ),
+    "features/customer_features": (
+        "sum(frequency)", "sum(monetary)", "sum(spend_30d)", "sum(spend_90d)", "sum(recency_days)",
+        "count(recency_days)", "sum(tenure_days)", "count(city)",
+    ),
+}
+
+
 class InconsistentResults(RuntimeError):
     pass
 
@@ -30,6 +45,7 @@ class Output:
     system: str
     daily_sales: pd.DataFrame
     counts: dict[str, int]
+    values: dict[str, tuple] = None
 
     def totals(self) -> dict[str, float]:
         s = self.daily_sales
@@ -51,9 +67,20 @@ def _delta_rows(path: Path) -> int:
     return int(sum(actions.column("num_records").to_pylist()))
 
 
+def _value_totals(con: duckdb.DuckDBPyConnection, relation: str, table: str) -> tuple:
+    row = con.execute(f"SELECT {', '.join(VALUE_TOTALS[table])} FROM {relation}").fetchone()
+    return tuple(str(v) for v in row)
+
+
 def read_delta(system: str, table_root: Path) -> Output:
     sales = DeltaTable(str(table_root / "gold/daily_sales")).to_pandas()
-    return Output(system, _normalise(sales), {t: _delta_rows(table_root / t) for t in COUNTED})
+    con = duckdb.connect()
+    values = {}
+    for table in VALUE_TOTALS:
+        dataset = DeltaTable(str(table_root / table)).to_pyarrow_dataset()  # noqa: F841 (read by DuckDB)
+        values[table] = _value_totals(con, "dataset", table)
+    con.close()
+    return Output(system, _normalise(sales), {t: _delta_rows(table_root / t) for t in COUNTED}, values)
 
 
 def read_parquet(system: str, root: Path) -> Output:
@@ -66,8 +93,9 @@ def read_parquet(system: str, root: Path) -> Output:
 
     sales = con.execute(f"SELECT * FROM {source('gold/daily_sales')}").df()
     counts = {t: int(con.execute(f"SELECT count(*) FROM {source(t)}").fetchone()[0]) for t in COUNTED}
+    values = {t: _value_totals(con, source(t), t) for t in VALUE_TOTALS}
     con.close()
-    return Output(system, _normalise(sales), counts)
+    return Output(system, _normalise(sales), counts, values)
 
 
 def compare(outputs: list[Output]) -> str:
@@ -85,6 +113,10 @@ def compare(outputs: list[Output]) -> str:
             differing = merged[mask]
             problems.append(f"gold/daily_sales differs between {reference.system} {reference.totals()} and "
                             f"{other.system} {other.totals()}; first rows:\n{differing.head(5).to_string()}")
+        for table, totals in (reference.values or {}).items():
+            if (other.values or {}).get(table) != totals:
+                problems.append(f"{table} column totals {dict(zip(VALUE_TOTALS[table], totals))}: {other.system} "
+                                f"has {(other.values or {}).get(table)}")
         for table, rows in reference.counts.items():
             if other.counts.get(table) != rows:
                 problems.append(f"{table}: {reference.system} has {rows:,} rows, {other.system} "

@@ -167,15 +167,14 @@ def silver(tables: Tables, start: date, end: date, run_id: str) -> None:
 
 def gold_and_features(tables: Tables, start: date, end: date) -> None:
     spark = tables.spark
-    days = [(start + timedelta(days=i),) for i in range((end - start).days + 1)]
-    as_of = spark.createDataFrame(days, "as_of_date date")
     sales = tg.daily_sales(tables.read("silver/orders", between("order_date", start, end)),
                            tables.read("silver/products"))
     tables.replace(sales, "gold/daily_sales", between("order_date", start, end), ("order_date",))
-    clv = tg.customer_lifetime_value(tables.read("silver/orders", f"order_date <= DATE'{end.isoformat()}'"), as_of)
+    clv = tg.customer_lifetime_value(tables.read("silver/orders", f"order_date <= DATE'{end.isoformat()}'"), start, end)
     tables.replace(clv, "gold/customer_lifetime_value", between("as_of_date", start, end), ("as_of_date",))
     known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
-    features = tf.customer_features(tables.read("silver/orders", known_by_end), tables.read("silver/customers"), as_of)
+    features = tf.customer_features(tables.read("silver/orders", known_by_end), tables.read("silver/customers"),
+                                  start, end)
     tables.replace(features, "features/customer_features", between("as_of_date", start, end), ("as_of_date",))
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import random
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
+from pyspark.sql import functions as F
 
 from assets.transforms import bronze, features, gold, silver
 from assets.transforms.rules import RULE, passed
@@ -213,8 +216,8 @@ def test_features_are_point_in_time_correct(spark):
         ],
         "customer_id string, city string, signup_date date, valid_from timestamp, valid_to timestamp, is_current boolean",
     )
-    as_of = spark.createDataFrame([(date(2026, 1, d),) for d in (1, 2, 3, 4)], "as_of_date date")
-    rows = {(r.customer_id, r.as_of_date.day): r for r in features.customer_features(lines, history, as_of).collect()}
+    rows = {(r.customer_id, r.as_of_date.day): r
+            for r in features.customer_features(lines, history, date(2026, 1, 1), date(2026, 1, 4)).collect()}
     c1 = {d: rows[("C1", d)] for d in (1, 2, 3, 4)}
     assert [c1[d].frequency for d in (1, 2, 3, 4)] == [1, 1, 2, 3]
     assert [c1[d].monetary for d in (1, 2, 3, 4)] == [Decimal("30.00"), Decimal("30.00"), Decimal("35.00"), Decimal("85.00")]
@@ -235,8 +238,81 @@ def test_customer_lifetime_value_accumulates_per_as_of_day(spark):
         ],
         LINES,
     )
-    as_of = spark.createDataFrame([(date(2026, 1, 1),), (date(2026, 1, 2),)], "as_of_date date")
-    rows = {r.as_of_date.day: r for r in gold.customer_lifetime_value(lines, as_of).collect()}
+    rows = {r.as_of_date.day: r for r in gold.customer_lifetime_value(lines, date(2026, 1, 1), date(2026, 1, 2)).collect()}
     assert (rows[1].orders, rows[1].lifetime_revenue) == (1, Decimal("10.00"))
     assert (rows[2].orders, rows[2].lifetime_revenue, rows[2].average_order_value) == (2, Decimal("40.00"), Decimal("20.00"))
     assert rows[2].first_order_date == date(2026, 1, 1) and rows[2].last_order_date == date(2026, 1, 2)
+
+
+# -- running totals against the tables' definitions -------------------------------------------
+# The definitions, one as-of day at a time (a join per day): what the running-total
+# implementations in assets/transforms must reproduce for any range of days.
+def _lifetime_value_by_definition(lines, as_of):
+    per_order = gold.orders(lines)
+    return (
+        per_order.join(as_of, per_order.order_date <= as_of.as_of_date)
+        .groupBy("as_of_date", "customer_id")
+        .agg(F.count("order_id").alias("orders"), F.sum("amount").cast(gold.MONEY).alias("lifetime_revenue"),
+             F.min("order_date").alias("first_order_date"), F.max("order_date").alias("last_order_date"))
+        .withColumn("average_order_value", (F.col("lifetime_revenue") / F.col("orders")).cast(gold.MONEY))
+    )
+
+
+def _features_by_definition(lines, history, as_of):
+    per_order = gold.orders(lines)
+    known = per_order.join(as_of, (per_order.order_date <= as_of.as_of_date) & (per_order.known_date <= as_of.as_of_date))
+    age = F.datediff("as_of_date", "order_date")
+    behaviour = known.groupBy("as_of_date", "customer_id").agg(
+        F.count("order_id").alias("frequency"), F.sum("amount").alias("monetary"),
+        F.max("order_date").alias("last_order_date"),
+        F.sum(F.when(age < 30, F.col("amount")).otherwise(0)).alias("spend_30d"),
+        F.sum(F.when(age < 90, F.col("amount")).otherwise(0)).alias("spend_90d"),
+    )
+    return features.customers_as_of(history, as_of).join(behaviour, ["as_of_date", "customer_id"], "left").select(
+        "customer_id", "as_of_date", "city", F.datediff("as_of_date", "signup_date").alias("tenure_days"),
+        F.datediff("as_of_date", "last_order_date").alias("recency_days"),
+        F.coalesce("frequency", F.lit(0)).cast("long").alias("frequency"),
+        F.coalesce("monetary", F.lit(0)).cast(gold.MONEY).alias("monetary"),
+        F.coalesce("spend_30d", F.lit(0)).cast(gold.MONEY).alias("spend_30d"),
+        F.coalesce("spend_90d", F.lit(0)).cast(gold.MONEY).alias("spend_90d"),
+        (F.col("monetary") / F.col("frequency")).cast(gold.MONEY).alias("average_basket"),
+    )
+
+
+def _random_history(spark, seed):
+    """Orders of 6 customers over 200 days, some landing up to 40 days late, and dimension
+    versions that start before, during and after the orders."""
+    rng = random.Random(seed)
+    start = date(2026, 1, 1)
+    lines = []
+    for n in range(400):
+        placed = start + timedelta(days=rng.randrange(200))
+        landed = placed + timedelta(days=rng.choice([0, 0, 0, 1, 2, 3, 40]))
+        customer = f"C{rng.randrange(6)}"
+        for line_no in range(1, rng.randrange(1, 4) + 1):
+            lines.append((f"O{n}", line_no, customer, placed, "P1", 1, Decimal(rng.randrange(1, 10_000)) / 100, landed))
+    history = []
+    for c in range(6):
+        first = datetime(2025, 12, 1) + timedelta(days=rng.randrange(120), hours=rng.randrange(24))
+        second = first + timedelta(days=rng.randrange(1, 90))
+        history.append((f"C{c}", "Oslo", first.date(), first, second, False))
+        history.append((f"C{c}", "Bergen", first.date(), second, None, True))
+    return (spark.createDataFrame(lines, LINES),
+            spark.createDataFrame(history, "customer_id string, city string, signup_date date, valid_from timestamp, "
+                                           "valid_to timestamp, is_current boolean"))
+
+
+@pytest.mark.parametrize("first_day, last_day", [(20, 20), (95, 95), (10, 130), (1, 240)])
+def test_running_totals_match_the_definitions_for_any_range(spark, first_day, last_day):
+    lines, history = _random_history(spark, seed=first_day * 1000 + last_day)
+    start, end = date(2025, 12, 31) + timedelta(days=first_day), date(2025, 12, 31) + timedelta(days=last_day)
+    as_of = spark.createDataFrame([(start + timedelta(days=i),) for i in range((end - start).days + 1)],
+                                  "as_of_date date")
+
+    def rows(df):
+        return sorted((tuple(r) for r in df.select(sorted(df.columns)).collect()), key=repr)
+
+    clv = rows(gold.customer_lifetime_value(lines, start, end))
+    assert clv and clv == rows(_lifetime_value_by_definition(lines, as_of))
+    feats = rows(features.customer_features(lines, history, start, end))
+    assert feats and feats == rows(_features_by_definition(lines, history, as_of))

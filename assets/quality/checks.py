@@ -47,8 +47,8 @@ def contract_checks(
 ):
     """The pandera contract and primary-key uniqueness of one table (both blocking).
 
-    ``date_column`` scopes both checks to the run's partitions; uniqueness is
-    checked on the whole table when the key does not contain the date column,
+    ``date_column`` scopes both checks to the run's partitions; when the key does
+    not contain the date column, the run's keys are looked up in the whole table,
     since a key may then collide across days.
     """
     partitions_def = daily_partitions if date_column else None
@@ -80,8 +80,13 @@ def contract_checks(
     )
     @emits_lineage
     def _unique(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
-        df = _read_slice(context, delta, table, date_column if key_in_slice else None)
-        return unique_key_check(df, primary_key)
+        rows = _read_slice(context, delta, table, date_column)
+        if date_column is not None and not key_in_slice:
+            # The run's keys may collide with any day's: look for them across the table, which
+            # costs a scan of the key columns rather than grouping the whole table.
+            keys = rows.select(*primary_key).distinct()
+            rows = delta.read(table).select(*primary_key).join(keys, list(primary_key), "left_semi")
+        return unique_key_check(rows, primary_key)
 
     _contract.__name__ = f"{name}_matches_contract"
     _unique.__name__ = f"{name}_primary_key_unique"

@@ -1,8 +1,9 @@
 """Turning validations into Dagster asset check results with evidence.
 
-pandera's PySpark backend reports *which* rules failed but not how many rows or
-which ones; for its built-in checks we rebuild the failing-row predicate from
-the check's statistics to count failures and sample failing keys.
+pandera declares every table's contract. Its PySpark backend reports *which* rules
+failed but not how many rows or which ones, and runs one Spark job per rule; for its
+built-in checks we rebuild the failing-row predicate from the check's statistics, which
+lets one aggregation count every rule's failures and lets us sample failing keys.
 """
 
 from __future__ import annotations
@@ -65,48 +66,100 @@ def check_result(
     return AssetCheckResult(passed=passed, severity=severity, metadata=meta)
 
 
+def data_rules(model: Type[DataFrameModel], columns: Sequence[str]) -> list[tuple[str, str, Column]]:
+    """Every row-level rule the model declares, as (column, pandera's check label, failing-row predicate).
+
+    Raises ``NotImplementedError`` for a check with no predicate here: ``pandera_check`` then
+    lets pandera evaluate the data itself.
+    """
+    rules: list[tuple[str, str, Column]] = []
+    for name, column in model.to_schema().columns.items():
+        if name not in columns:
+            continue  # pandera reports the missing column itself
+        if not column.nullable:
+            rules.append((name, "not_nullable", F.col(f"`{name}`").isNull()))
+        for check in column.checks:
+            predicate = _failing_rows(name, check.name, check.statistics)
+            if predicate is None:
+                raise NotImplementedError(f"no row predicate for pandera check {check.name} on {name}")
+            rules.append((name, check.error or check.name, predicate))
+    if model.to_schema().checks:
+        raise NotImplementedError("dataframe-wide pandera checks")
+    return rules
+
+
 def pandera_check(
     model: Type[DataFrameModel], df: DataFrame, keys: Sequence[str], severity=AssetCheckSeverity.ERROR
 ) -> AssetCheckResult:
-    """Validate ``df`` against ``model`` and report each failed rule with evidence."""
-    validated = model.validate(check_obj=df)
-    errors = dict(validated.pandera.errors or {})
+    """Validate ``df`` against ``model`` and report each failed rule with evidence.
+
+    pandera's PySpark backend runs one Spark job per rule, each a scan of the table. Instead,
+    pandera validates the structure (columns, strictness, types) on a zero-row view of
+    ``df``, and every row-level rule it declares is counted in a single aggregation over
+    the data, which also gives each failed rule's row count. A model with a check this
+    module cannot express falls back to pandera's own per-rule validation.
+    """
+    try:
+        rules = data_rules(model, df.columns)
+    except NotImplementedError:
+        rules = None
+    validated = model.validate(check_obj=df.limit(0) if rules is not None else df)
     failures: list[dict] = []
-    for category in errors.values():
+    for category in dict(validated.pandera.errors or {}).values():
         for entries in category.values():
             for entry in entries:
                 failures.append({k: str(entry.get(k)) for k in ("column", "check", "error")})
+    if rules is None:
+        failures = _count_failures(model, df, failures)
+    elif rules:
+        counts = df.agg(*[F.count_if(F.coalesce(p, F.lit(False))).alias(f"r{i}") for i, (_, _, p) in enumerate(rules)]).first()
+        for i, (column, check, _) in enumerate(rules):
+            if counts[f"r{i}"]:
+                failures.append({"column": column, "check": check, "failure_count": int(counts[f"r{i}"]),
+                                 "error": f"{counts[f'r{i}']} row(s) of column '{column}' failed {check}"})
     assertions = MetadataValue.json(rule_outcomes(model, failures))
     if not failures:
         return check_result(True, severity=severity, rules_checked=_rule_count(model), assertions=assertions)
 
-    schema = model.to_schema()
-    total: Optional[int] = None
     samples: list[dict] = []
+    keyed = [k for k in keys if k in df.columns] or df.columns[:3]
     for failure in failures:
-        column, check = failure["column"], failure["check"]
-        name = check.split("(")[0]
-        stats = {}
-        if column in schema.columns:
-            for c in schema.columns[column].checks:
-                if c.name == name:
-                    stats = c.statistics
-        predicate = _failing_rows(column, name, stats) if column in df.columns else None
+        predicate = _predicate(model, failure) if "failure_count" in failure else None
         if predicate is not None:
-            failing = df.where(predicate)
-            failure["failure_count"] = failing.count()
-            total = (total or 0) + failure["failure_count"]
-            keyed = [k for k in keys if k in df.columns] or df.columns[:3]
-            samples.extend({"rule": f"{column}:{check}", **s} for s in sample_keys(failing, keyed))
+            samples.extend({"rule": f"{failure['column']}:{failure['check']}", **s}
+                           for s in sample_keys(df.where(predicate), keyed))
+    counted = [f["failure_count"] for f in failures if "failure_count" in f]
     return check_result(
         False,
         severity=severity,
         failed_rule=", ".join(f"{f['column']}:{f['check']}" for f in failures),
-        failure_count=total,
+        failure_count=sum(counted) if counted else None,
         samples=samples[: SAMPLE_SIZE * 2],
         failures=MetadataValue.json(failures),
         assertions=assertions,
     )
+
+
+def _predicate(model: Type[DataFrameModel], failure: dict) -> Optional[Column]:
+    column, name = failure["column"], failure["check"].split("(")[0]
+    schema = model.to_schema()
+    if column not in schema.columns:
+        return None
+    if name == "not_nullable":
+        return F.col(f"`{column}`").isNull()
+    for c in schema.columns[column].checks:
+        if c.name == name:
+            return _failing_rows(column, name, c.statistics)
+    return None
+
+
+def _count_failures(model: Type[DataFrameModel], df: DataFrame, failures: list[dict]) -> list[dict]:
+    """Row counts for the rules pandera itself found failing (the fallback path)."""
+    for failure in failures:
+        predicate = _predicate(model, failure) if failure["column"] in df.columns else None
+        if predicate is not None:
+            failure["failure_count"] = df.where(predicate).count()
+    return failures
 
 
 def rule_outcomes(model: Type[DataFrameModel], failures: list[dict]) -> list[dict]:

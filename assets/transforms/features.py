@@ -8,11 +8,13 @@ as-of day, and re-computing a past day gives the same answer.
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from assets.transforms.column_lineage import ColumnLineage, aggregated, identity, transformed
-from assets.transforms.gold import MONEY, orders
+from assets.transforms.gold import MONEY, as_of_days, orders, so_far
 
 ORDERS = "silver/orders"
 CUSTOMERS = "silver/customers"
@@ -25,36 +27,67 @@ def customers_as_of(history: DataFrame, as_of_dates: DataFrame) -> DataFrame:
     return history.join(as_of_dates, valid).select("as_of_date", "customer_id", "city", "signup_date")
 
 
-def customer_features(order_lines: DataFrame, history: DataFrame, as_of_dates: DataFrame) -> DataFrame:
-    """RFM, tenure, rolling 30/90-day spend and average basket per customer and as-of day."""
-    per_order = orders(order_lines)
-    known = per_order.join(
-        as_of_dates,
-        (per_order.order_date <= as_of_dates.as_of_date) & (per_order.known_date <= as_of_dates.as_of_date),
+def _changes(per_order: DataFrame, start: date, end: date) -> DataFrame:
+    """What each order adds to its customer's running totals, and on which as-of day.
+
+    An order counts from the day it is both placed and known; it leaves the 30 (90) day
+    spend on the day it is 30 (90) days old, or when it becomes known if that is later.
+    Changes before ``start`` count on ``start``; changes after ``end`` are not needed.
+    """
+    known = F.greatest("order_date", "known_date")
+    zero = F.lit(0).cast(MONEY)
+    added = per_order.select(
+        "customer_id", known.alias("day"), F.lit(1).alias("_orders"), F.col("amount").alias("_amount"),
+        F.col("amount").alias("_in_30d"), F.col("amount").alias("_in_90d"), F.col("order_date").alias("_last"),
     )
-    age_days = F.datediff("as_of_date", "order_date")
-    behaviour = known.groupBy("as_of_date", "customer_id").agg(
-        F.count("order_id").alias("frequency"),
-        F.sum("amount").alias("monetary"),
-        F.max("order_date").alias("last_order_date"),
-        F.sum(F.when(age_days < 30, F.col("amount")).otherwise(0)).alias("spend_30d"),
-        F.sum(F.when(age_days < 90, F.col("amount")).otherwise(0)).alias("spend_90d"),
-    )
-    return (
-        customers_as_of(history, as_of_dates)
-        .join(behaviour, ["as_of_date", "customer_id"], "left")
-        .select(
-            "customer_id",
-            "as_of_date",
-            "city",
-            F.datediff("as_of_date", "signup_date").alias("tenure_days"),
-            F.datediff("as_of_date", "last_order_date").alias("recency_days"),
-            F.coalesce("frequency", F.lit(0)).cast("long").alias("frequency"),
-            F.coalesce("monetary", F.lit(0)).cast(MONEY).alias("monetary"),
-            F.coalesce("spend_30d", F.lit(0)).cast(MONEY).alias("spend_30d"),
-            F.coalesce("spend_90d", F.lit(0)).cast(MONEY).alias("spend_90d"),
-            (F.col("monetary") / F.col("frequency")).cast(MONEY).alias("average_basket"),
+    expired = [
+        per_order.select(
+            "customer_id", F.greatest(F.date_add("order_date", days), "known_date").alias("day"),
+            F.lit(0).alias("_orders"), zero.alias("_amount"),
+            (-F.col("amount") if days == 30 else zero).alias("_in_30d"),
+            (-F.col("amount") if days == 90 else zero).alias("_in_90d"),
+            F.lit(None).cast("date").alias("_last"),
         )
+        for days in (30, 90)
+    ]
+    changes = added.unionByName(expired[0]).unionByName(expired[1]).where(F.col("day") <= F.lit(end))
+    return changes.groupBy("customer_id", F.greatest("day", F.lit(start)).alias("as_of_date")).agg(
+        *[F.sum(c).alias(c) for c in ("_orders", "_amount", "_in_30d", "_in_90d")], F.max("_last").alias("_last")
+    )
+
+
+def customer_features(order_lines: DataFrame, history: DataFrame, start: date, end: date) -> DataFrame:
+    """RFM, tenure, rolling 30/90-day spend and average basket per customer and as-of day,
+    for every day from ``start`` to ``end``.
+
+    Running totals of per-day changes (``_changes``), so a range of days costs one pass
+    over the orders rather than one per day; every customer valid at the end of a day
+    gets a row for it, with zeros before their first known order.
+    """
+    as_of = order_lines.sparkSession.range(1).select(
+        F.explode(F.sequence(F.lit(start), F.lit(end))).alias("as_of_date")
+    )
+    dimension = customers_as_of(history, as_of)
+    changes = _changes(orders(order_lines), start, end)
+    # Running totals need every day of a customer's range, whether or not the dimension has them.
+    grid = as_of_days(changes, start, end).unionByName(dimension.select("customer_id", "as_of_date")).distinct()
+    totals = grid.join(changes, ["customer_id", "as_of_date"], "left").select(
+        "customer_id",
+        "as_of_date",
+        *[F.coalesce(F.sum(c).over(so_far()), F.lit(0)).alias(c.lstrip("_")) for c in ("_orders", "_amount", "_in_30d", "_in_90d")],
+        F.max("_last").over(so_far()).alias("last_order_date"),
+    )
+    return dimension.join(totals, ["customer_id", "as_of_date"], "left").select(
+        "customer_id",
+        "as_of_date",
+        "city",
+        F.datediff("as_of_date", "signup_date").alias("tenure_days"),
+        F.datediff("as_of_date", "last_order_date").alias("recency_days"),
+        F.coalesce("orders", F.lit(0)).cast("long").alias("frequency"),
+        F.coalesce("amount", F.lit(0)).cast(MONEY).alias("monetary"),
+        F.coalesce("in_30d", F.lit(0)).cast(MONEY).alias("spend_30d"),
+        F.coalesce("in_90d", F.lit(0)).cast(MONEY).alias("spend_90d"),
+        F.when(F.col("orders") > 0, F.col("amount") / F.col("orders")).cast(MONEY).alias("average_basket"),
     )
 
 

@@ -58,7 +58,9 @@ def validate_order_lines(
     """
     customers = known_customer_ids.select("customer_id", F.lit(True).alias("_customer_known")).distinct()
     products = known_product_ids.select("product_id", F.lit(True).alias("_product_known")).distinct()
-    existing = existing_keys.select(
+    # Only the keys this batch holds matter; narrowing first keeps the join with the history
+    # of keys as small as the batch (the batch's keys are broadcast when they are few).
+    existing = existing_keys.join(lines.select(*ORDER_LINE_KEY).distinct(), ORDER_LINE_KEY, "left_semi").select(
         *ORDER_LINE_KEY, F.col("_landed_date").alias("_existing_landed_date")
     )
     checked = (
