@@ -68,7 +68,7 @@ def _delta_rows(path: Path) -> int:
 
 
 def _value_totals(con: duckdb.DuckDBPyConnection, relation: str, table: str) -> tuple:
-    row = con.execute(f"SELECT {', '.join(VALUE_TOTALS[table])} FROM {relation}").fetchone()
+    (row,) = con.execute(f"SELECT {', '.join(VALUE_TOTALS[table])} FROM {relation}").fetchall()
     return tuple(str(v) for v in row)
 
 
@@ -77,8 +77,9 @@ def read_delta(system: str, table_root: Path) -> Output:
     con = duckdb.connect()
     values = {}
     for table in VALUE_TOTALS:
-        dataset = DeltaTable(str(table_root / table)).to_pyarrow_dataset()  # noqa: F841 (read by DuckDB)
-        values[table] = _value_totals(con, "dataset", table)
+        con.register("delta_table", DeltaTable(str(table_root / table)).to_pyarrow_dataset())
+        values[table] = _value_totals(con, "delta_table", table)
+        con.unregister("delta_table")
     con.close()
     return Output(system, _normalise(sales), {t: _delta_rows(table_root / t) for t in COUNTED}, values)
 

@@ -82,9 +82,11 @@ class DeltaLakeResource(ConfigurableResource):
         """What delta-rs needs to reach the root (nothing for a local path)."""
         return self.object_store.delta_rs_options() if self.object_store else {}
 
-    def delta_rs_table(self, table: str) -> deltalake.DeltaTable:
-        """The table opened with delta-rs: for readers that should not start a JVM."""
-        return deltalake.DeltaTable(self.delta_rs_uri(table), storage_options=self.storage_options or None)
+    def delta_rs_table(self, table: str, version: Optional[int] = None) -> deltalake.DeltaTable:
+        """The table (at ``version``, default the latest) opened with delta-rs: for readers
+        that should not start a JVM, or that only need the log's file statistics."""
+        return deltalake.DeltaTable(self.delta_rs_uri(table), version=version,
+                                    storage_options=self.storage_options or None)
 
     @property
     def session(self) -> SparkSession:

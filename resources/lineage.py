@@ -66,8 +66,11 @@ class LineageResource(ConfigurableResource):
     retry_after_seconds: float = Field(
         default=60.0, description="After a failed send, drop events without trying for this long."
     )
-    profile_outputs: bool = Field(
-        default=True, description="Compute data-quality metrics (row, null, distinct counts) of written tables."
+    profile: Literal["statistics", "scan", "off"] = Field(
+        default="statistics",
+        description="Data-quality metrics of written tables: 'statistics' reads row and null counts and numeric "
+        "min/max from Delta's file statistics (no data scan); 'scan' adds approximate distinct counts at the "
+        "cost of one aggregation pass over the written slice; 'off' sends none.",
     )
     producer: str = PRODUCER
 

@@ -25,13 +25,16 @@ def is_connect(session: SparkSession) -> bool:
     return isinstance(session, ConnectSession)
 
 
-# Settings every environment gets: Delta as the catalog, UTC everywhere, and
-# Delta's log replay sized for small tables instead of its default of 50 tasks.
+# Settings every environment gets: Delta as the catalog, UTC everywhere, Delta's
+# log replay sized for small tables instead of its default of 50 tasks, and
+# optimized writes (one shuffle by partition before writing: a few files per day
+# instead of one per task and day, which later reads and MERGEs pay for).
 BASE_CONF: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.sql.session.timeZone": "UTC",
     "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.databricks.delta.optimizeWrite.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
 }
