@@ -19,6 +19,7 @@ wall time and the peak resident memory of its whole process tree (``bench/sample
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform as host
@@ -137,6 +138,24 @@ class Bench:
         self.generator: list[dict] = []
         self.notes: list[str] = []
         self.start = date.fromisoformat(args.start_date)
+        if args.append:
+            self.load()
+
+    def load(self) -> None:
+        """Earlier measurements in --out, so runs of different sizes and parts make one report."""
+        def rows(name: str) -> list[dict]:
+            path = self.out / name
+            if not path.exists():
+                return []
+            with path.open(newline="") as f:
+                return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+        self.raw, self.steps, self.generator = rows("raw.csv"), rows("steps_raw.csv"), rows("generator.csv")
+        notes = self.out / "notes.txt"
+        self.notes = notes.read_text().splitlines() if notes.exists() else []
+        for row in self.steps:
+            row["label"], row["step"] = str(row["label"]), str(row["step"])
+        log(f"appending to {len(self.raw)} measurements in {self.out}")
 
     def record(self, part: str, system: str, size: int, days: int, repeat: int, orders: int, m: Measurement,
                run_id: str = "") -> None:
@@ -261,6 +280,7 @@ class Bench:
         report.write_csv(self.out / "steps.csv", report.STEP_FIELDS, steps)
         report.write_csv(self.out / "generator.csv", list(self.generator[0]) if self.generator else ["orders"],
                          self.generator)
+        (self.out / "notes.txt").write_text("".join(f"{n}\n" for n in self.notes))
         notes = list(self.notes)
         if self.generator:
             largest = max(self.generator, key=lambda g: g["orders"])
@@ -278,6 +298,15 @@ class Bench:
         if any(r["part"] == "pipeline" for r in summary):
             report.plot(summary, steps, self.out / "bench.png")
         log(f"results: {self.out}/results.md, results.csv, steps.csv, raw.csv, bench.png")
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _ints(text: str) -> list[int]:
@@ -306,6 +335,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--work", default=str(REPO_ROOT / ".lakehouse" / "bench"),
                         help="landing zones, tables and logs (deleted per size unless --keep)")
     parser.add_argument("--keep", action="store_true", help="keep landing zones and tables")
+    parser.add_argument("--append", action="store_true",
+                        help="add to the measurements already in --out (e.g. 10 M once after 1 M three times)")
     args = parser.parse_args(argv)
     unknown = set(args.parts) - set(PARTS)
     if unknown:
