@@ -73,21 +73,26 @@ def markdown(summary: list[dict], steps: list[dict], machine: dict[str, str], no
     lines += ["Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()), ""]
     main = [r for r in summary if r["part"] == "pipeline"]
     if main:
+        plain = {r["size_orders"]: r["seconds_median"] for r in main if r["system"] == "plain-spark"}
         lines += ["## Full range, one run per system (median [min, max])", "",
-                  "| System | Orders | Days | Wall time | Orders/s | Peak RSS (tree) | Repeats | Max load before |",
-                  "|---|---:|---:|---|---:|---:|---:|---:|"]
+                  "| System | Orders | Days | Wall time | vs plain Spark | Orders/s | Peak RSS (tree) | Repeats | Max load before |",
+                  "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for r in sorted(main, key=lambda r: (r["size_orders"], r["system"])):
-            lines.append(f"| {r['system']} | {r['orders']:,} | {r['days']} | {_range(r)} | "
+            ratio = f"{r['seconds_median'] / plain[r['size_orders']]:.2f}x" if r["size_orders"] in plain else ""
+            lines.append(f"| {r['system']} | {r['orders']:,} | {r['days']} | {_range(r)} | {ratio} | "
                          f"{r['orders_per_second_median']:,} | {r['peak_rss_mib_median']:,} MiB | {r['repeats']} | "
                          f"{r['load_before_max']} |")
         lines.append("")
     incremental = [r for r in summary if r["part"].startswith("incremental")]
     if incremental:
+        first = {r["days"]: r["seconds_median"] for r in incremental if r["part"] == "incremental-first"}
         lines += ["## Incremental: one day through the platform (median [min, max])", "",
-                  "| Measurement | History (days) | Order records landed (day or history) | Wall time | Orders/s | Peak RSS (tree) | Repeats |",
-                  "|---|---:|---:|---|---:|---:|---:|"]
+                  "| Measurement | History (days) | Order records landed (day or history) | Wall time | vs first day | Orders/s | Peak RSS (tree) | Repeats |",
+                  "|---|---:|---:|---|---:|---:|---:|---:|"]
         for r in sorted(incremental, key=lambda r: (r["days"], r["part"])):
-            lines.append(f"| {r['system']} | {r['days']} | {r['orders']:,} | {_range(r)} | "
+            ratio = (f"{r['seconds_median'] / first[r['days']]:.2f}x"
+                     if r["part"] == "incremental-new" and r["days"] in first else "")
+            lines.append(f"| {r['system']} | {r['days']} | {r['orders']:,} | {_range(r)} | {ratio} | "
                          f"{r['orders_per_second_median']:,} | {r['peak_rss_mib_median']:,} MiB | {r['repeats']} |")
         lines.append("")
     if generator:

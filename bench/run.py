@@ -174,10 +174,10 @@ class Bench:
     def customers_for(self, orders: int) -> int:
         return self.args.customers or max(100, orders // self.args.orders_per_customer)
 
-    def landing_for(self, orders: int, days: int, customers: int) -> tuple[Path, dict]:
+    def landing_for(self, orders: int, days: int, customers: int, start: Optional[date] = None) -> tuple[Path, dict]:
         landing = self.work / f"landing-{orders}-{days}d"
         manifest, m = generate(landing, self.logs, orders=orders, days=days, customers=customers,
-                               products=self.args.products, start=self.start, seed=self.args.seed)
+                               products=self.args.products, start=start or self.start, seed=self.args.seed)
         self.generator.append({"orders": orders, "days": days, "customers": customers, "seconds": round(m.seconds, 2),
                                "orders_per_second": round(orders / m.seconds), "peak_rss_mib": round(m.peak_rss_mib),
                                "landing_mib": landing_mib(landing), "load_before": round(m.load_before, 2)})
@@ -232,8 +232,10 @@ class Bench:
         per_day = self.args.incremental_orders_per_day
         days = history + 1
         customers = self.args.incremental_customers
-        landing, manifest = self.landing_for(per_day * days, days, customers)
-        first_day, new_day = self.start, self.start + timedelta(days=history)
+        # Dagster's daily partitions end at yesterday: a long history starts early enough to fit.
+        first_day = min(self.start, date.today() - timedelta(days=history + 1))
+        new_day = first_day + timedelta(days=history)
+        landing, manifest = self.landing_for(per_day * days, days, customers, start=first_day)
         day_orders = {d: n for d, n in manifest["orders"]["json_lines_by_landing_date"].items()}
         root = self.work / f"incremental-{history}"
         for repeat in range(1, self.args.repeats + 1):
@@ -292,7 +294,9 @@ class Bench:
                              f"grow with orders (it streams them)")
         notes.append(f"platform lineage setting: LAKEHOUSE_LINEAGE={self.args.lineage}; peak RSS is the sum over the "
                      f"process tree (Python + JVM), sampled every 0.1 s; 'load before' is the 1-minute load average "
-                     f"when a measurement started (a figure taken with load above 0.5 was measured on a busy machine)")
+                     f"when a measurement started: measurements run back to back, so 2 to 3 on this 2-core machine is "
+                     f"the previous measurement's load decaying, while more than the core count means another process "
+                     f"competed")
         (self.out / "results.md").write_text(
             report.markdown(summary, steps, machine_info(), notes, self.generator))
         if any(r["part"] == "pipeline" for r in summary):

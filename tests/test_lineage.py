@@ -219,6 +219,29 @@ def test_output_statistics_and_quality_metrics_describe_the_written_data(lakehou
 
 
 @pytest.mark.slow
+def test_the_scan_profile_adds_distinct_counts_to_the_statistics(lakehouse):
+    """profile="scan": one aggregation pass over the table, the same counts as Delta's statistics
+    plus approximate distinct counts; both describe the same (unpartitioned, whole-table) slice."""
+    from types import SimpleNamespace
+
+    from assets.lineage import _scan_profile, _statistics_profile
+
+    delta = lakehouse["delta"]
+    context = SimpleNamespace(resources=SimpleNamespace(delta=delta))  # no partition window: whole table
+    version = delta.last_commit("silver/customers").version
+    scanned = _scan_profile(context, "silver/customers", delta.uri("silver/customers"), version)
+    counted = _statistics_profile(context, "silver/customers", delta.uri("silver/customers"), version)
+    table = delta.read("silver/customers")
+    assert scanned["rowCount"] == counted["rowCount"] == table.count()
+    for name in ("customer_id", "city", "valid_to", "_source_records"):
+        assert scanned["columnMetrics"][name].nullCount == counted["columnMetrics"][name].nullCount
+    assert scanned["columnMetrics"]["_source_records"].max == counted["columnMetrics"]["_source_records"].max
+    distinct = table.select("customer_id").distinct().count()
+    assert abs(scanned["columnMetrics"]["customer_id"].distinctCount - distinct) <= 0.05 * distinct
+    assert counted["columnMetrics"]["customer_id"].distinctCount is None
+
+
+@pytest.mark.slow
 def test_column_lineage_covers_every_gold_and_feature_column_and_matches_dagster(lakehouse, events):
     complete = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
     metadata = materializations(lakehouse["result"])
