@@ -95,3 +95,18 @@ def test_a_clean_table_passes_with_every_rule_counted(spark):
     result = pandera_check(models.SilverOrderLine, spark.createDataFrame([line(), line("O2")], ORDER_LINE), [])
     assert result.passed and result.metadata["rules_checked"].value > 15
     assert all(a["success"] for a in result.metadata["assertions"].value)
+
+
+class _Named(models.pa.DataFrameModel):
+    """A rule the one-pass evaluation cannot express (string length): pandera validates the data."""
+
+    name: models.T.StringType() = models.Field(nullable=False, str_length={"min_value": 2})
+
+
+def test_a_rule_without_a_predicate_falls_back_to_pandera(spark):
+    df = spark.createDataFrame([("ab",), ("x",), (None,)], "name string")
+    result = pandera_check(_Named, df, ["name"])
+    failed = {(f["column"], f["check"].split("(")[0]) for f in result.metadata["failures"].value}
+    assert failed == failed_by_pandera(_Named, df) == {("name", "str_length"), ("name", "not_nullable")}
+    counts = {f["check"].split("(")[0]: f.get("failure_count") for f in result.metadata["failures"].value}
+    assert counts["not_nullable"] == 1  # str_length has no predicate here: listed, not counted

@@ -73,7 +73,10 @@ def data_rules(model: Type[DataFrameModel], columns: Sequence[str]) -> list[tupl
     lets pandera evaluate the data itself.
     """
     rules: list[tuple[str, str, Column]] = []
-    for name, column in model.to_schema().columns.items():
+    schema = model.to_schema()
+    if schema.checks:
+        raise NotImplementedError("dataframe-wide pandera checks")
+    for name, column in schema.columns.items():
         if name not in columns:
             continue  # pandera reports the missing column itself
         if not column.nullable:
@@ -83,8 +86,6 @@ def data_rules(model: Type[DataFrameModel], columns: Sequence[str]) -> list[tupl
             if predicate is None:
                 raise NotImplementedError(f"no row predicate for pandera check {check.name} on {name}")
             rules.append((name, check.error or check.name, predicate))
-    if model.to_schema().checks:
-        raise NotImplementedError("dataframe-wide pandera checks")
     return rules
 
 
@@ -103,6 +104,7 @@ def pandera_check(
         rules = data_rules(model, df.columns)
     except NotImplementedError:
         rules = None
+    failing: dict[tuple[str, str], Column] = {}  # failed rule -> its failing-row predicate
     validated = model.validate(check_obj=df.limit(0) if rules is not None else df)
     failures: list[dict] = []
     for category in dict(validated.pandera.errors or {}).values():
@@ -110,24 +112,22 @@ def pandera_check(
             for entry in entries:
                 failures.append({k: str(entry.get(k)) for k in ("column", "check", "error")})
     if rules is None:
-        failures = _count_failures(model, df, failures)
+        failing = _count_failures(model, df, failures)
     elif rules:
         counts = df.agg(*[F.count_if(F.coalesce(p, F.lit(False))).alias(f"r{i}") for i, (_, _, p) in enumerate(rules)]).first()
-        for i, (column, check, _) in enumerate(rules):
+        for i, (column, check, predicate) in enumerate(rules):
             if counts[f"r{i}"]:
                 failures.append({"column": column, "check": check, "failure_count": int(counts[f"r{i}"]),
                                  "error": f"{counts[f'r{i}']} row(s) of column '{column}' failed {check}"})
+                failing[(column, check)] = predicate
     assertions = MetadataValue.json(rule_outcomes(model, failures))
     if not failures:
         return check_result(True, severity=severity, rules_checked=_rule_count(model), assertions=assertions)
 
     samples: list[dict] = []
     keyed = [k for k in keys if k in df.columns] or df.columns[:3]
-    for failure in failures:
-        predicate = _predicate(model, failure) if "failure_count" in failure else None
-        if predicate is not None:
-            samples.extend({"rule": f"{failure['column']}:{failure['check']}", **s}
-                           for s in sample_keys(df.where(predicate), keyed))
+    for (column, check), predicate in failing.items():
+        samples.extend({"rule": f"{column}:{check}", **s} for s in sample_keys(df.where(predicate), keyed))
     counted = [f["failure_count"] for f in failures if "failure_count" in f]
     return check_result(
         False,
@@ -140,26 +140,24 @@ def pandera_check(
     )
 
 
-def _predicate(model: Type[DataFrameModel], failure: dict) -> Optional[Column]:
-    column, name = failure["column"], failure["check"].split("(")[0]
+def _count_failures(model: Type[DataFrameModel], df: DataFrame, failures: list[dict]) -> dict[tuple[str, str], Column]:
+    """The fallback path: row counts (in ``failures``) and predicates of the rules pandera itself
+    found failing, where a predicate can be rebuilt."""
     schema = model.to_schema()
-    if column not in schema.columns:
-        return None
-    if name == "not_nullable":
-        return F.col(f"`{column}`").isNull()
-    for c in schema.columns[column].checks:
-        if c.name == name:
-            return _failing_rows(column, name, c.statistics)
-    return None
-
-
-def _count_failures(model: Type[DataFrameModel], df: DataFrame, failures: list[dict]) -> list[dict]:
-    """Row counts for the rules pandera itself found failing (the fallback path)."""
+    failing: dict[tuple[str, str], Column] = {}
     for failure in failures:
-        predicate = _predicate(model, failure) if failure["column"] in df.columns else None
+        column, name = failure["column"], failure["check"].split("(")[0]
+        if column not in schema.columns or column not in df.columns:
+            continue
+        if name == "not_nullable":
+            predicate = F.col(f"`{column}`").isNull()
+        else:
+            stats = next((c.statistics for c in schema.columns[column].checks if c.name == name), None)
+            predicate = _failing_rows(column, name, stats) if stats is not None else None
         if predicate is not None:
             failure["failure_count"] = df.where(predicate).count()
-    return failures
+            failing[(column, failure["check"])] = predicate
+    return failing
 
 
 def rule_outcomes(model: Type[DataFrameModel], failures: list[dict]) -> list[dict]:
