@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import deltalake
+import pyarrow as pa
 from dagster import ConfigurableResource, ResourceDependency
 from delta.tables import DeltaTable
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from resources.jars import jar_paths, s3a_artifacts
 from resources.object_store import ObjectStoreResource
@@ -43,7 +46,14 @@ _METRIC_NAMES = {
     "numFiles": "files_added",
     "numTargetFilesAdded": "files_added",
     "numTargetFilesRemoved": "files_removed",
+    "numTargetRowsCopied": "rows_copied",
 }
+
+_NO_CHANGE = ("rows_inserted", "rows_updated", "rows_deleted", "rows_copied", "files_added", "files_removed",
+              "bytes_written")
+
+# The MERGE source's flag for a target row to delete (see ``DeltaLakeResource.merge``).
+_DELETE_MARK = "_merge_delete"
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,41 @@ class DeltaCommit:
     version: int
     operation: str
     metrics: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableChanges:
+    """Data files a table gained and lost between two versions, from its log (no data read).
+
+    Partitions are the values of the table's first partition column (ISO dates here).
+    With no file removed, every row added since ``from_version`` is a new row.
+    """
+
+    table: str
+    from_version: int
+    to_version: int
+    files_added: int
+    files_removed: int
+    added_partitions: frozenset[str]
+    removed_partitions: frozenset[str]
+
+    @property
+    def insert_only(self) -> bool:
+        return self.files_removed == 0
+
+    @property
+    def partitions(self) -> frozenset[str]:
+        return self.added_partitions | self.removed_partitions
+
+
+def _files_by_partition(table: deltalake.DeltaTable, partition_columns: Sequence[str]) -> dict[str, Optional[str]]:
+    """Each live data file of ``table`` and the value of its first partition column."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    paths = actions.column("path").to_pylist()
+    if not partition_columns:
+        return dict.fromkeys(paths)
+    values = actions.column(f"partition.{partition_columns[0]}").to_pylist()
+    return {path: None if value is None else str(value) for path, value in zip(paths, values)}
 
 
 class DeltaLakeResource(ConfigurableResource):
@@ -121,6 +166,26 @@ class DeltaLakeResource(ConfigurableResource):
             return self.read(table, where)
         return self.session.createDataFrame([], schema)
 
+    def lookup_keys(
+        self, table: str, batch: DataFrame, keys: Sequence[str], columns: Sequence[str] = (), schema: str = ""
+    ) -> DataFrame:
+        """The rows of ``table`` (``keys`` and ``columns``) whose keys are among ``batch``'s.
+
+        Reads only the files whose statistics on the first key column overlap the batch's
+        range (Delta data skipping), not every key of history: a day's order ids fall in a
+        narrow range, so a new day's lookup costs what the day costs. ``schema`` describes
+        the empty result when the table does not exist yet.
+        """
+        if not self.exists(table):
+            return self.session.createDataFrame([], schema)
+        first = keys[0]
+        low, high = batch.agg(F.min(first), F.max(first)).first()
+        rows = self.read(table).select(*keys, *columns)
+        if low is None:
+            return rows.limit(0)
+        bounded = rows.where(F.col(first).between(F.lit(low), F.lit(high)))
+        return bounded.join(batch.select(*keys).distinct(), list(keys), "left_semi")
+
     # -- writes ------------------------------------------------------------
     def replace_where(
         self, df: DataFrame, table: str, predicate: str, partition_by: Sequence[str] = ()
@@ -148,17 +213,26 @@ class DeltaLakeResource(ConfigurableResource):
         *,
         change_column: Optional[str] = None,
         delete_missing_where: Optional[str] = None,
+        delete_missing_among: Optional[DataFrame] = None,
         match_condition: Optional[str] = None,
         partition_by: Sequence[str] = (),
     ) -> DeltaCommit:
-        """Upsert ``df`` by ``keys``.
+        """Upsert ``df`` by ``keys``, touching only the files that hold changed keys.
 
-        ``change_column`` (a content hash) limits updates to rows that really
-        changed, so a re-run commits no updates. ``delete_missing_where``
-        deletes target rows in that slice that the source no longer holds,
-        which makes re-processing a slice exact rather than additive.
-        ``match_condition`` (on ``t.``) narrows the target rows the merge reads,
-        so that concurrent merges into other slices do not conflict.
+        ``change_column`` (a content hash) drops source rows identical to the target's
+        before the MERGE, so a re-run inserts, updates and rewrites nothing.
+        ``delete_missing_where`` (a predicate on ``t.``) and/or ``delete_missing_among``
+        (a frame of key-column values, e.g. the customers being rebuilt) name the slice of
+        the target that ``df`` replaces: target rows in it that ``df`` no longer holds are
+        deleted, which makes re-processing a slice exact rather than additive.
+        ``match_condition`` (on ``t.``) bounds the target rows a source row can match
+        (partition pruning for the MERGE and for the change lookup), so that concurrent
+        merges into other slices do not conflict.
+
+        Deletions travel in the MERGE's source as marked rows (``WHEN MATCHED AND
+        s._merge_delete THEN DELETE``) rather than as ``WHEN NOT MATCHED BY SOURCE``:
+        with that clause Delta scans and rewrites every file of the target whatever its
+        condition (delta-io/delta#7362). One MERGE is still one atomic commit.
         """
         if not self.exists(table):
             writer = df.write.format("delta").mode("overwrite")
@@ -166,24 +240,84 @@ class DeltaLakeResource(ConfigurableResource):
                 writer = writer.partitionBy(*partition_by)
             writer.save(self.uri(table))
             return self.last_commit(table)
-        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        columns = df.columns
+        target = self.session.sql(f"SELECT * FROM {self.sql_name(table)} AS t" + (
+            f" WHERE {match_condition}" if match_condition else ""))
+        source = df
+        if change_column:
+            source = df.join(target.select(*keys, change_column), [*keys, change_column], "left_anti")
+        source = source.select(*columns, F.lit(False).alias(_DELETE_MARK))
+        if delete_missing_where or delete_missing_among is not None:
+            replaced = self.session.sql(f"SELECT * FROM {self.sql_name(table)} AS t" + (
+                f" WHERE {delete_missing_where}" if delete_missing_where else ""))
+            if delete_missing_among is not None:
+                replaced = replaced.join(delete_missing_among, delete_missing_among.columns, "left_semi")
+            gone = replaced.select(*keys).join(df.select(*keys), list(keys), "left_anti")
+            key_types = {f.name: f.dataType for f in df.schema.fields}
+            source = source.unionByName(gone.select(
+                *[F.col(c) if c in keys else F.lit(None).cast(key_types[c]).alias(c) for c in columns],
+                F.lit(True).alias(_DELETE_MARK),
+            ))
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         if match_condition:
             on = f"{on} AND ({match_condition})"
-        update_when = f" AND t.`{change_column}` <> s.`{change_column}`" if change_column else ""
-        source = f"merge_source_{uuid.uuid4().hex}"  # a session-scoped view: the MERGE's source
-        df.createOrReplaceTempView(source)
+        quoted = [f"`{c}`" for c in columns]
+        view = f"merge_source_{uuid.uuid4().hex}"  # a session-scoped view: the MERGE's source
+        source.createOrReplaceTempView(view)
         statement = (
-            f"MERGE INTO {self.sql_name(table)} AS t USING {source} AS s ON {on} "
-            f"WHEN MATCHED{update_when} THEN UPDATE SET * "
-            "WHEN NOT MATCHED THEN INSERT *"
+            f"MERGE INTO {self.sql_name(table)} AS t USING {view} AS s ON {on} "
+            f"WHEN MATCHED AND s.{_DELETE_MARK} THEN DELETE "
+            f"WHEN MATCHED THEN UPDATE SET {', '.join(f't.{c} = s.{c}' for c in quoted)} "
+            f"WHEN NOT MATCHED AND NOT s.{_DELETE_MARK} THEN INSERT ({', '.join(quoted)}) "
+            f"VALUES ({', '.join(f's.{c}' for c in quoted)})"
         )
-        if delete_missing_where:
-            statement += f" WHEN NOT MATCHED BY SOURCE AND ({delete_missing_where}) THEN DELETE"
+        before = self.version(table)
         try:
             self.session.sql(statement).collect()
         finally:
-            self.session.catalog.dropTempView(source)
-        return self.last_commit(table)
+            self.session.catalog.dropTempView(view)
+        commit = self.last_commit(table)
+        if commit.version == before:  # nothing changed: Delta commits no empty MERGE
+            return DeltaCommit(table, self.uri(table), commit.version, "MERGE", dict.fromkeys(_NO_CHANGE, 0))
+        return commit
+
+    # -- what changed ------------------------------------------------------
+    def version(self, table: str) -> Optional[int]:
+        """The table's latest version, or None when it does not exist yet (read from the log)."""
+        try:
+            return self.delta_rs_table(table).version()
+        except TableNotFoundError:
+            return None
+
+    def read_version(self, table: str, version: int, where: Optional[str] = None) -> DataFrame:
+        """The table as it was at ``version`` (time travel)."""
+        df = self.session.read.format("delta").option("versionAsOf", version).load(self.uri(table))
+        return df.where(where) if where else df
+
+    def changes_since(self, table: str, version: int) -> Optional["TableChanges"]:
+        """Which files and partitions ``table`` gained and lost since ``version``, from the log alone.
+
+        None when that version can no longer be loaded (its log entries were cleaned up).
+        """
+        try:
+            before = self.delta_rs_table(table, version=version)
+        except (TableNotFoundError, DeltaError, OSError):
+            return None
+        now = self.delta_rs_table(table)
+        partition_columns = now.metadata().partition_columns
+
+        old, new = _files_by_partition(before, partition_columns), _files_by_partition(now, partition_columns)
+        added = {path: part for path, part in new.items() if path not in old}
+        removed = {path: part for path, part in old.items() if path not in new}
+        return TableChanges(
+            table=table,
+            from_version=version,
+            to_version=now.version(),
+            files_added=len(added),
+            files_removed=len(removed),
+            added_partitions=frozenset(p for p in added.values() if p is not None),
+            removed_partitions=frozenset(p for p in removed.values() if p is not None),
+        )
 
     # -- table state -------------------------------------------------------
     def last_commit(self, table: str) -> DeltaCommit:

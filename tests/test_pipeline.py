@@ -165,7 +165,8 @@ def test_rerunning_a_day_changes_nothing(lakehouse):
     for t in tables:
         assert after[t] == before[t], t
     merge = materializations(result)["silver/orders"]
-    assert merge["delta_version"] == 1
+    assert merge["delta_version"] == 0  # nothing to change: no new commit
+    assert merge["delta_files_removed"] == 0 and merge["delta_rows_copied"] == 0
     assert merge.get("delta_rows_inserted", 0) == 0 and merge.get("delta_rows_updated", 0) == 0
 
 

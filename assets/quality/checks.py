@@ -82,10 +82,9 @@ def contract_checks(
     def _unique(context: AssetCheckExecutionContext, delta: DeltaLakeResource) -> AssetCheckResult:
         rows = _read_slice(context, delta, table, date_column)
         if date_column is not None and not key_in_slice:
-            # The run's keys may collide with any day's: look for them across the table, which
-            # costs a scan of the key columns rather than grouping the whole table.
-            keys = rows.select(*primary_key).distinct()
-            rows = delta.read(table).select(*primary_key).join(keys, list(primary_key), "left_semi")
+            # The run's keys may collide with any day's: look them up in the files whose key
+            # statistics overlap the run's, rather than grouping the whole table.
+            rows = delta.lookup_keys(table, rows, primary_key)
         return unique_key_check(rows, primary_key)
 
     _contract.__name__ = f"{name}_matches_contract"
