@@ -15,15 +15,15 @@ Python ``DeltaTable`` API needs a JVM in this process or, over Connect, Delta's
 Connect plugin on the server, which is not on the Maven Central CI reaches.
 """
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import deltalake
-import pyarrow as pa
 from dagster import ConfigurableResource, ResourceDependency
 from delta.tables import DeltaTable
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import TableNotFoundError
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -88,16 +88,6 @@ class TableChanges:
     @property
     def partitions(self) -> frozenset[str]:
         return self.added_partitions | self.removed_partitions
-
-
-def _files_by_partition(table: deltalake.DeltaTable, partition_columns: Sequence[str]) -> dict[str, Optional[str]]:
-    """Each live data file of ``table`` and the value of its first partition column."""
-    actions = pa.table(table.get_add_actions(flatten=True))
-    paths = actions.column("path").to_pylist()
-    if not partition_columns:
-        return dict.fromkeys(paths)
-    values = actions.column(f"partition.{partition_columns[0]}").to_pylist()
-    return {path: None if value is None else str(value) for path, value in zip(paths, values)}
 
 
 class DeltaLakeResource(ConfigurableResource):
@@ -295,29 +285,58 @@ class DeltaLakeResource(ConfigurableResource):
         return df.where(where) if where else df
 
     def changes_since(self, table: str, version: int) -> Optional["TableChanges"]:
-        """Which files and partitions ``table`` gained and lost since ``version``, from the log alone.
+        """Which data files and partitions ``table`` gained and lost since ``version``.
 
-        None when that version can no longer be loaded (its log entries were cleaned up).
+        Read from the commits' own add and remove actions (the JSON log), no data scanned.
+        Rewrites that keep the rows as they were (OPTIMIZE: ``dataChange`` false) are not
+        changes. None when a commit since ``version`` is no longer in the log (log retention).
         """
-        try:
-            before = self.delta_rs_table(table, version=version)
-        except (TableNotFoundError, DeltaError, OSError):
+        latest = self.version(table)
+        if latest is None or version > latest:
             return None
-        now = self.delta_rs_table(table)
-        partition_columns = now.metadata().partition_columns
+        filesystem, base = self._storage(table)
+        added: list[Optional[str]] = []
+        removed: list[Optional[str]] = []
+        partition_column: Optional[str] = None
+        for v in range(version + 1, latest + 1):
+            try:
+                with filesystem.open_input_stream(f"{base}/_delta_log/{v:020d}.json") as stream:
+                    lines = stream.read().decode("utf-8").splitlines()
+            except (FileNotFoundError, OSError):
+                return None
+            for line in lines:
+                action = json.loads(line) if line.strip() else {}
+                if "metaData" in action:
+                    columns = action["metaData"].get("partitionColumns") or []
+                    partition_column = columns[0] if columns else None
+                for kind, found in (("add", added), ("remove", removed)):
+                    if kind in action and action[kind].get("dataChange", True):
+                        found.append(action[kind].get("partitionValues") or {})
+        if partition_column is None:
+            columns = self.delta_rs_table(table).metadata().partition_columns
+            partition_column = columns[0] if columns else None
 
-        old, new = _files_by_partition(before, partition_columns), _files_by_partition(now, partition_columns)
-        added = {path: part for path, part in new.items() if path not in old}
-        removed = {path: part for path, part in old.items() if path not in new}
+        def partitions(values: list) -> frozenset[str]:
+            return frozenset(p[partition_column] for p in values
+                             if partition_column and p.get(partition_column) is not None)
+
         return TableChanges(
-            table=table,
-            from_version=version,
-            to_version=now.version(),
-            files_added=len(added),
-            files_removed=len(removed),
-            added_partitions=frozenset(p for p in added.values() if p is not None),
-            removed_partitions=frozenset(p for p in removed.values() if p is not None),
+            table=table, from_version=version, to_version=latest, files_added=len(added),
+            files_removed=len(removed), added_partitions=partitions(added), removed_partitions=partitions(removed),
         )
+
+    def _storage(self, table: str):
+        """A pyarrow filesystem for ``table``'s storage and the table's path in it."""
+        import os
+
+        from pyarrow import fs
+
+        uri = self.delta_rs_uri(table)
+        if self.object_store is not None and uri.startswith("s3://"):
+            filesystem, base = self.object_store.filesystem(), uri[len("s3://") :]
+        else:
+            filesystem, base = fs.FileSystem.from_uri(uri if "://" in uri else os.path.abspath(uri))
+        return filesystem, base.rstrip("/")
 
     # -- table state -------------------------------------------------------
     def last_commit(self, table: str) -> DeltaCommit:
@@ -327,3 +346,159 @@ class DeltaLakeResource(ConfigurableResource):
             if name in _METRIC_NAMES and value is not None:
                 metrics[_METRIC_NAMES[name]] = metrics.get(_METRIC_NAMES[name], 0) + int(value)
         return DeltaCommit(table, self.uri(table), int(last["version"]), str(last["operation"]), metrics)
+
+    # -- maintenance ---------------------------------------------------------
+    # Tables rewritten daily for years need compaction (OPTIMIZE), reclaiming of replaced files
+    # (VACUUM) and bounded log retention, or storage and log replay grow forever. All through
+    # Delta's SQL, so they run over Spark Connect too; sizes are measured by listing the table's
+    # files in storage (pyarrow) and reading its log (delta-rs), never estimated.
+
+    @staticmethod
+    def require_safe_vacuum_retention(retain_hours: int) -> None:
+        """Refuse a VACUUM retention under 7 days: files a reader or writer still in flight needs
+        could be deleted. The platform never turns off Delta's own check
+        (``spark.databricks.delta.retentionDurationCheck.enabled``); this one is stricter."""
+        from resources.settings import MIN_VACUUM_RETENTION_HOURS  # settings cannot import this module
+
+        if retain_hours < MIN_VACUUM_RETENTION_HOURS:
+            raise ValueError(
+                f"VACUUM retention of {retain_hours} hours is below the {MIN_VACUUM_RETENTION_HOURS}-hour (7-day) "
+                f"minimum: files that running readers and writers may still need would be deleted. Set "
+                f"LAKEHOUSE_VACUUM_RETENTION_HOURS (or the table_maintenance job's vacuum_retention_hours) to "
+                f"{MIN_VACUUM_RETENTION_HOURS} or more."
+            )
+
+    def table_properties(self, vacuum_retention_hours: Optional[int] = None) -> dict[str, str]:
+        """The TBLPROPERTIES the platform keeps on its tables.
+
+        - ``delta.deletedFileRetentionDuration`` = the VACUUM retention (default 7 days): how
+          long replaced files stay readable (time travel, in-flight readers);
+        - ``delta.logRetentionDuration`` = 30 days, or the VACUUM retention when longer: commits
+          older than that are dropped at the next checkpoint, so the log stops growing while
+          history (DESCRIBE HISTORY) still covers every version whose files exist;
+        - ``delta.checkpointInterval`` = 10, Delta's default, stated so a reader never replays
+          more than 10 JSON commits whatever engine wrote the table.
+        """
+        from resources.settings import MIN_VACUUM_RETENTION_HOURS
+
+        retain_hours = MIN_VACUUM_RETENTION_HOURS if vacuum_retention_hours is None else vacuum_retention_hours
+        self.require_safe_vacuum_retention(retain_hours)
+
+        def interval(hours: int) -> str:
+            return f"interval {hours // 24} days" if hours % 24 == 0 else f"interval {hours} hours"
+
+        return {
+            "delta.logRetentionDuration": interval(max(retain_hours, 30 * 24)),
+            "delta.deletedFileRetentionDuration": interval(retain_hours),
+            "delta.checkpointInterval": "10",
+        }
+
+    def apply_table_properties(self, table: str, vacuum_retention_hours: Optional[int] = None) -> dict[str, str]:
+        """Set ``table_properties()`` on ``table``, in one commit, only where they differ from what
+        ``DESCRIBE DETAIL`` reports: a table already in shape gets no new version.
+
+        Returns the properties that were changed (empty: nothing to do).
+        """
+        wanted = self.table_properties(vacuum_retention_hours)
+        detail = self.session.sql(f"DESCRIBE DETAIL {self.sql_name(table)}").collect()[0]
+        current = {key: " ".join(str(value).lower().split()) for key, value in (detail["properties"] or {}).items()}
+        changed = {key: value for key, value in wanted.items() if current.get(key) != value.lower()}
+        if changed:
+            assignments = ", ".join(f"'{key}' = '{value}'" for key, value in changed.items())
+            self.session.sql(f"ALTER TABLE {self.sql_name(table)} SET TBLPROPERTIES ({assignments})").collect()
+        return changed
+
+    def optimize(self, table: str) -> dict[str, int]:
+        """Bin-pack the table's small files into large ones (``OPTIMIZE``), per partition.
+
+        The replaced files are only tombstoned: readers of older versions keep working and the
+        files stay on disk until VACUUM. Returns what Delta measured: ``files_compacted_from``
+        small files (``bytes_compacted_from``) became ``files_compacted_into`` files
+        (``bytes_compacted_into``); all zero when there was nothing to compact (no commit then).
+        """
+        metrics = self.session.sql(f"OPTIMIZE {self.sql_name(table)}").collect()[0]["metrics"]
+
+        def total_size(files_stats) -> int:
+            return int(files_stats["totalSize"] or 0) if files_stats is not None else 0
+
+        return {
+            "files_compacted_from": int(metrics["numFilesRemoved"] or 0),
+            "files_compacted_into": int(metrics["numFilesAdded"] or 0),
+            "bytes_compacted_from": total_size(metrics["filesRemoved"]),
+            "bytes_compacted_into": total_size(metrics["filesAdded"]),
+            "partitions_optimized": int(metrics["partitionsOptimized"] or 0),
+        }
+
+    def vacuum(self, table: str, retain_hours: int) -> dict[str, int]:
+        """Delete the table's data files that no version within ``retain_hours`` references
+        (``VACUUM ... RETAIN n HOURS``), refusing anything under 7 days.
+
+        Delta deletes a file once no live version references it, its tombstone (if any) is older
+        than the retention and its modification time too. What is reported is measured: the
+        table's data files are listed before and after, ``files_deleted``/``bytes_deleted`` are
+        the ones that disappeared (only VACUUM deletes data files), followed by ``file_stats``
+        of the table afterwards.
+        """
+        self.require_safe_vacuum_retention(retain_hours)
+        before, _, _ = self._files_on_disk(table)
+        self.session.sql(f"VACUUM {self.sql_name(table)} RETAIN {int(retain_hours)} HOURS").collect()
+        after = self._files_on_disk(table)
+        deleted = {path: size for path, size in before.items() if path not in after[0]}
+        return {
+            "retain_hours": int(retain_hours),
+            "files_deleted": len(deleted),
+            "bytes_deleted": sum(deleted.values()),
+            **self._file_stats(table, after),
+        }
+
+    def file_stats(self, table: str) -> dict[str, int]:
+        """The table's size: its live files (latest version, from the log via delta-rs) and what
+        its directory holds (listed from storage), so unreferenced files VACUUM could reclaim show.
+
+        Keys: ``version``, ``live_files``, ``live_bytes``, ``data_files_on_disk``,
+        ``data_bytes_on_disk``, ``unreferenced_files``, ``unreferenced_bytes``, ``log_files``,
+        ``log_bytes``. Data files are everything outside ``_delta_log`` except hidden names
+        (Hadoop's ``.<file>.crc`` checksums, which go with their file).
+        """
+        return self._file_stats(table, self._files_on_disk(table))
+
+    def _file_stats(self, table: str, on_disk: tuple[dict[str, int], int, int]) -> dict[str, int]:
+        from urllib.parse import unquote
+
+        import pyarrow
+
+        snapshot = self.delta_rs_table(table)
+        actions = pyarrow.table(snapshot.get_add_actions(flatten=True))
+        live = dict(zip((unquote(p) for p in actions.column("path").to_pylist()),
+                        actions.column("size_bytes").to_pylist()))
+        data, log_files, log_bytes = on_disk
+        unreferenced = {path: size for path, size in data.items() if path not in live}
+        return {
+            "version": int(snapshot.version()),
+            "live_files": len(live),
+            "live_bytes": int(sum(live.values())),
+            "data_files_on_disk": len(data),
+            "data_bytes_on_disk": sum(data.values()),
+            "unreferenced_files": len(unreferenced),
+            "unreferenced_bytes": sum(unreferenced.values()),
+            "log_files": log_files,
+            "log_bytes": log_bytes,
+        }
+
+    def _files_on_disk(self, table: str) -> tuple[dict[str, int], int, int]:
+        """What storage holds for ``table``: its data files (path relative to the table -> bytes)
+        and its log's file count and bytes. Through the object store's client for s3 roots."""
+        from pyarrow import fs
+
+        filesystem, base = self._storage(table)
+        data: dict[str, int] = {}
+        log_files = log_bytes = 0
+        for info in filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True, recursive=True)):
+            if info.type != fs.FileType.File:
+                continue
+            relative = info.path[len(base) + 1 :]
+            if relative.startswith("_delta_log/"):
+                log_files, log_bytes = log_files + 1, log_bytes + int(info.size)
+            elif not relative.rsplit("/", 1)[-1].startswith("."):
+                data[relative] = int(info.size)
+        return data, log_files, log_bytes

@@ -159,6 +159,14 @@ def test_changes_since_names_the_partitions_a_run_touched(history, spark):
     assert changes.removed_partitions == {FIRST.isoformat()}
     assert changes.partitions == {FIRST.isoformat(), (FIRST + timedelta(days=3)).isoformat()}
     assert history.changes_since("orders", 999) is None
+    # compaction rewrites files without changing rows: not a change
+    extra = [("O00399999", 1, 1, FIRST + timedelta(days=3), "h1")]  # a second small file in one partition
+    spark.createDataFrame(extra, SCHEMA).write.format("delta").mode("append").save(history.uri("orders"))
+    after_merges = history.version("orders")
+    spark.sql(f"OPTIMIZE {history.sql_name('orders')}").collect()
+    compacted = history.changes_since("orders", after_merges)
+    assert compacted.to_version == after_merges + 1
+    assert compacted.files_added == compacted.files_removed == 0 and compacted.partitions == set()
 
 
 def test_key_lookup_reads_only_files_whose_keys_overlap(history, spark):
