@@ -18,6 +18,7 @@ from dagster import Definitions, in_process_executor
 from assets.bronze import bronze_assets, bronze_checks
 from assets.features import feature_assets
 from assets.gold import gold_assets
+from assets.maintenance import build_table_maintenance_job, build_table_maintenance_schedule
 from assets.quality.checks import quality_checks
 from assets.reports import report_assets
 from assets.silver import silver_assets
@@ -132,14 +133,19 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
         )
     first_day = date.fromisoformat(settings.start_date)
     last_day = date.fromisoformat(settings.end_date) if settings.end_date else None
+    assets = [*bronze_assets, *silver_assets, *gold_assets, *feature_assets, *report_assets]
+    maintenance = build_table_maintenance_job([key for asset in assets for key in asset.keys],
+                                              vacuum_retention_hours=settings.vacuum_retention_hours)
     return Definitions(
-        assets=[*bronze_assets, *silver_assets, *gold_assets, *feature_assets, *report_assets],
+        assets=assets,
         asset_checks=[*bronze_checks, *quality_checks],
         sensors=[
             build_landing_sensor(first_day, last_day, settings.sensor_interval_seconds, settings.settle_seconds,
                                  settings.automation_running),
             build_automation_sensor(settings.sensor_interval_seconds, settings.automation_running),
         ],
+        jobs=[maintenance],
+        schedules=[build_table_maintenance_schedule(maintenance, settings.automation_running)],
         resources=RESOURCES_BY_ENV[settings.env](settings),
         executor=in_process_executor,
     )

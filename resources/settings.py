@@ -27,6 +27,9 @@ DEFAULT_START_DATE = "2026-01-01"
 ENVIRONMENTS = ("local", "ci", "cluster", "prod")
 SHARED_ENVIRONMENTS = ("cluster", "prod")  # Spark and storage on servers, not in this process
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# VACUUM never deletes files younger than this: Delta's own default (7 days) for how long a
+# replaced file may still be read by a query or written by a commit in flight.
+MIN_VACUUM_RETENTION_HOURS = 168
 
 
 class SettingsError(ValueError):
@@ -74,6 +77,7 @@ class LakehouseSettings:
     spark_remote: Optional[str] = None  # sc://host:15002 (shared environments)
     shuffle_partitions: Optional[int] = None  # LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS; None: the environment's default
     spark_lineage: bool = False  # LAKEHOUSE_SPARK_LINEAGE: openlineage-spark's listener in the session too
+    vacuum_retention_hours: int = MIN_VACUUM_RETENTION_HOURS  # LAKEHOUSE_VACUUM_RETENTION_HOURS: files VACUUM keeps
     object_store: Optional[ObjectStoreSettings] = None
 
     @property
@@ -139,6 +143,11 @@ class LakehouseSettings:
                         "belongs on the Connect server")
         if spark_lineage and lineage == "http" and not env.get("OPENLINEAGE_URL"):
             env.problem("LAKEHOUSE_SPARK_LINEAGE=on with LAKEHOUSE_LINEAGE=http needs OPENLINEAGE_URL")
+        vacuum_retention_hours = env.integer("LAKEHOUSE_VACUUM_RETENTION_HOURS", MIN_VACUUM_RETENTION_HOURS)
+        if vacuum_retention_hours < MIN_VACUUM_RETENTION_HOURS:
+            env.problem(f"LAKEHOUSE_VACUUM_RETENTION_HOURS must be at least {MIN_VACUUM_RETENTION_HOURS} (7 days): "
+                        f"VACUUM would delete files that running readers and writers may still need, "
+                        f"got {vacuum_retention_hours}")
         settings = cls(
             env=name,
             root=root.rstrip("/"),
@@ -156,6 +165,7 @@ class LakehouseSettings:
             spark_remote=spark_remote if shared else None,
             shuffle_partitions=env.integer("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 0) or None,
             spark_lineage=spark_lineage,
+            vacuum_retention_hours=vacuum_retention_hours,
             object_store=object_store,
         )
         env.raise_problems(name)

@@ -37,6 +37,11 @@ BASE_CONF: dict[str, str] = {
     "spark.databricks.delta.optimizeWrite.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
+    # Tables start with the retention the maintenance job keeps (DeltaLakeResource.table_properties):
+    # replaced files readable for 7 days, log entries kept 30 days, a checkpoint every 10 commits.
+    "spark.databricks.delta.properties.defaults.deletedFileRetentionDuration": "interval 7 days",
+    "spark.databricks.delta.properties.defaults.logRetentionDuration": "interval 30 days",
+    "spark.databricks.delta.properties.defaults.checkpointInterval": "10",
 }
 
 # Static settings a Spark Connect client cannot change: they are fixed where the server starts.
