@@ -2,15 +2,19 @@
 
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
+from pyspark.sql import functions as F
 
+from assets import carry_forward as cf
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days
 from assets.partitions import daily_partitions, history_up_to_day, partition_dates, single_run
 from assets.transforms import features as t
+from assets.transforms.gold import LINE_COLUMNS
 from resources.delta import DeltaLakeResource
 
 SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
+TABLE = "features/customer_features"
 
 
 @asset(
@@ -25,13 +29,76 @@ SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
 @emits_lineage(column_lineage={"features/customer_features": t.CUSTOMER_FEATURES_LINEAGE})
 def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
     """Per customer and as-of day: recency, frequency, monetary value, tenure, 30/90-day spend,
-    average basket and city, using only data known by the end of the as-of day."""
+    average basket and city, using only data known by the end of the as-of day.
+
+    Carried forward from the previous day's rows when they are still valid
+    (``_carry_forward_features``), else recomputed from every order known by the run's last day.
+    """
     start, end = partition_dates(context)
-    known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
-    features = t.customer_features(
-        delta.read("silver/orders", known_by_end), delta.read("silver/customers"), start, end
-    )
-    return replace_days(delta, features, "features/customer_features", "as_of_date", start, end)
+    history = delta.read("silver/customers")
+    previous, why = cf.previous_day(delta, TABLE, start)
+    carried = _carry_forward_features(delta, previous, history, start, end) if previous else None
+    if isinstance(carried, str):
+        carried, why = None, carried
+    if carried is None:
+        version = delta.version(cf.ORDERS)
+        known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
+        features = t.customer_features(delta.read_version(cf.ORDERS, version, known_by_end), history, start, end)
+        computation = cf.Computation(f"full recompute: {why}", version, [known_by_end])
+    else:
+        features, computation = carried
+    context.log.info(f"{TABLE} {start}..{end}: {computation.description} "
+                     f"(silver/orders version {computation.orders_version}; read {computation.slices})")
+    cf.ensure_version_column(delta, TABLE)
+    return replace_days(delta, cf.with_version(features, computation.orders_version), TABLE, "as_of_date",
+                        start, end, **computation.metadata())
+
+
+def _carry_forward_features(delta: DeltaLakeResource, previous: cf.Previous, history, start, end):
+    """The rows from the previous day's plus the changes of the run's days, or why not.
+
+    Point in time, the previous day's rows stay right as long as no order line of a landing day
+    up to it changed in silver since they were computed (files rewritten with the same lines, as a
+    compaction does, are compared line by line at both versions); otherwise they are stale and
+    everything is recomputed.
+    The changes are read as slices (``carry_forward_slices``: landing days of the range, order
+    days whose orders expire in it), plus every order of the customers the previous day has no
+    row for (``newcomers``), looked up by customer id within the ids' range (file statistics).
+    """
+    p, v = previous.day, previous.version
+    changes = delta.changes_since(cf.ORDERS, v)
+    if changes is None:
+        return f"silver/orders version {v} (behind {p}) can no longer be loaded"
+    now = changes.to_version
+    slices = t.carry_forward_slices(start, end)
+    stale = sorted(d for d in changes.partitions if d <= p.isoformat())
+    if stale:
+        # Files of landing days up to p changed: the rows of p stand only if no line known by p did
+        # (a compaction rewrites files, not lines).
+        changed, _, added, removed = cf.lines_changed_since(delta, v, now, stale, p)
+        try:
+            differs = added.limit(1).count() or removed.limit(1).count()
+        except Exception as error:  # e.g. the files of version v were vacuumed
+            return f"silver/orders version {v} could not be compared with {now} ({type(error).__name__})"
+        if differs:
+            return (f"order lines of landing days {', '.join(stale)} changed in silver/orders since version {v}, "
+                    f"so the features of {p} are stale")
+        slices.append(f"{changed} (at versions {v} and {now}: no line changed)")
+    parts = [delta.read_version(cf.ORDERS, now, s) for s in slices]
+    new = t.newcomers(previous.rows, history, start, end)
+    low, high = new.agg(F.min("customer_id"), F.max("customer_id")).first()
+    if low is not None:
+        known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
+        slices.append(f"{known_by_end} AND customer_id among the customers new since {p} (ids {low}..{high})")
+        parts.append(
+            delta.read_version(cf.ORDERS, now, known_by_end)
+            .where(F.col("customer_id").between(low, high))
+            .join(F.broadcast(new), "customer_id", "left_semi")
+        )
+    lines = cf.union_all([part.select(*LINE_COLUMNS) for part in parts]).dropDuplicates(["order_id", "line_no"])
+    features = t.carry_forward_customer_features(previous.rows, lines, history, start, end)
+    version = cf.stamp(previous, changes.files_added, changes.files_removed, now)
+    return features, cf.Computation(f"carried forward from {p.isoformat()}", version, slices)
 
 
 feature_assets = [customer_features]

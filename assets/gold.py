@@ -3,6 +3,7 @@
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from assets import carry_forward as cf
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days
@@ -44,6 +45,9 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Mat
     return replace_days(delta, sales, "gold/daily_sales", "order_date", start, end)
 
 
+CLV_TABLE = "gold/customer_lifetime_value"
+
+
 @asset(
     key=["gold", "customer_lifetime_value"],
     deps=[AssetDep(SILVER_ORDERS, partition_mapping=history_up_to_day_and_late)],
@@ -55,11 +59,61 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Mat
 )
 @emits_lineage(column_lineage={"gold/customer_lifetime_value": t.CUSTOMER_LIFETIME_VALUE_LINEAGE})
 def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
-    """Each customer's lifetime value as of each day: orders, revenue, first/last order, average order."""
+    """Each customer's lifetime value as of each day: orders, revenue, first/last order, average order.
+
+    Carried forward from the previous day's values when it can be (``_carry_forward_lifetime_value``),
+    else recomputed from every order up to the run's last day (the definition).
+    """
     start, end = partition_dates(context)
-    lines = delta.read("silver/orders", f"order_date <= DATE'{end.isoformat()}'")
-    clv = t.customer_lifetime_value(lines, start, end)
-    return replace_days(delta, clv, "gold/customer_lifetime_value", "as_of_date", start, end)
+    previous, why = cf.previous_day(delta, CLV_TABLE, start)
+    carried = _carry_forward_lifetime_value(delta, previous, start, end) if previous else None
+    if isinstance(carried, str):
+        carried, why = None, carried
+    if carried is None:
+        version = delta.version(cf.ORDERS)
+        slice_ = f"order_date <= DATE'{end.isoformat()}'"
+        clv = t.customer_lifetime_value(delta.read_version(cf.ORDERS, version, slice_), start, end)
+        computation = cf.Computation(f"full recompute: {why}", version, [slice_])
+    else:
+        clv, computation = carried
+    context.log.info(f"{CLV_TABLE} {start}..{end}: {computation.description} "
+                     f"(silver/orders version {computation.orders_version}; read {computation.slices})")
+    cf.ensure_version_column(delta, CLV_TABLE)
+    return replace_days(delta, cf.with_version(clv, computation.orders_version), CLV_TABLE, "as_of_date",
+                        start, end, **computation.metadata())
+
+
+def _carry_forward_lifetime_value(delta: DeltaLakeResource, previous: cf.Previous, start, end):
+    """The values from the previous day's plus what silver gained since it was computed, or why not.
+
+    Orders with an order day up to the previous day that silver gained since version ``v`` are in
+    the landing days whose files changed since ``v``: those days are read at ``v`` and now, and
+    compared line by line (an existing landing day can gain files, so reading it whole would count
+    its earlier lines twice). A line gone or changed since ``v`` cannot be subtracted from a
+    minimum or maximum: that falls back to the full recompute.
+    """
+    p, v = previous.day, previous.version
+    changes = delta.changes_since(cf.ORDERS, v)
+    if changes is None:
+        return f"silver/orders version {v} (behind {p}) can no longer be loaded"
+    now = changes.to_version
+    in_range = between("order_date", start, end)
+    slices = [in_range]
+    new_lines = delta.read_version(cf.ORDERS, now, in_range).select(*t.LINE_COLUMNS)
+    if changes.partitions:
+        changed, before, added, removed = cf.lines_changed_since(delta, v, now, changes.partitions, p)
+        slices.append(changed)
+        try:
+            if not changes.insert_only and removed.limit(1).count():
+                return f"order lines of days up to {p} were updated or deleted in silver/orders since version {v}"
+            if added.join(before.select("order_id"), "order_id", "left_semi").limit(1).count():
+                return f"orders of days up to {p} gained lines since version {v}"
+        except Exception as error:  # e.g. the files of version v were vacuumed: the definition needs none
+            return f"silver/orders version {v} could not be compared with {now} ({type(error).__name__})"
+        new_lines = new_lines.unionByName(added)
+    clv = t.carry_forward_lifetime_value(previous.rows, new_lines, start, end)
+    version = cf.stamp(previous, changes.files_added, changes.files_removed, now)
+    return clv, cf.Computation(f"carried forward from {p.isoformat()}", version, slices)
 
 
 gold_assets = [daily_sales, customer_lifetime_value]

@@ -35,13 +35,14 @@ def write_metadata(commit: DeltaCommit, schema: StructType, rows: int, **extra: 
 
 
 def replace_days(
-    delta: DeltaLakeResource, df: DataFrame, table: str, date_column: str, start: date, end: date
+    delta: DeltaLakeResource, df: DataFrame, table: str, date_column: str, start: date, end: date, **extra: Any
 ) -> MaterializeResult:
     """Replace the ``start..end`` slice of a day-partitioned table with ``df`` and describe the write.
 
     The row count is the commit's own (``numOutputRows``): counting ``df`` would compute it twice.
+    ``extra`` metadata (e.g. how the rows were computed) is added to the write's.
     """
     commit = delta.replace_where(df, table, between(date_column, start, end), [date_column])
     rows = commit.metrics["rows_written"] if "rows_written" in commit.metrics else delta.read(
         table, between(date_column, start, end)).count()
-    return MaterializeResult(metadata=write_metadata(commit, df.schema, rows))
+    return MaterializeResult(metadata=write_metadata(commit, df.schema, rows, **extra))

@@ -11,6 +11,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from assets.automation import on_upstream_change
+from assets.build_state import tagged_commits
+from assets.customer_rebuild import STEP as CUSTOMERS_STEP
+from assets.customer_rebuild import commit_or_nothing, plan_customer_rebuild
 from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
 from assets.partitions import between, daily_partitions, partition_dates, single_run
@@ -90,9 +93,9 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     start, end = partition_dates(context)
     slice_ = between("_landed_date", start, end)
     lines = t.explode_order_lines(delta.read("bronze/orders", slice_))
-    existing = delta.read_or_empty("silver/orders", t.EXISTING_ORDER_KEYS_SCHEMA).select(
-        *t.ORDER_LINE_KEY, "_landed_date"
-    )
+    # Only files whose order ids overlap the batch's can hold a copy of one of its lines.
+    existing = delta.lookup_keys("silver/orders", lines, t.ORDER_LINE_KEY, ["_landed_date"],
+                                 t.EXISTING_ORDER_KEYS_SCHEMA)
     checked = t.validate_order_lines(
         lines,
         known_customer_ids=delta.read("silver/customers").select("customer_id"),
@@ -147,32 +150,67 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
 )
 @emits_lineage
 def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
-    checked = t.validate_customer_records(delta.read("bronze/customers")).cache()
+    # Only customers with new, changed or removed bronze records since the tables were last
+    # built are rebuilt, each from all of their records (assets/customer_rebuild.py); every read
+    # of bronze is pinned to one version, the one the writes are tagged with.
+    bronze_version = delta.version("bronze/customers")
+    if bronze_version is None:
+        raise RuntimeError("bronze/customers does not exist yet: materialize it first")
+    plan = plan_customer_rebuild(delta, bronze_version)
+    context.log.info(f"silver_customers: {plan.computation}")
+    bronze = delta.read_version("bronze/customers", bronze_version)
+    ids = delta.session.createDataFrame([(i,) for i in plan.ids], "customer_id string")
+    if plan.full:
+        records = bronze
+    elif plan.nothing_changed:
+        records = bronze.where("false")
+    else:
+        records = t.customer_slice(bronze, ids, t.landed_on(list(plan.days)))
+    checked = t.validate_customer_records(records).cache()
     try:
         counts = rule_counts(checked)
         history = t.customer_history(t.mark_unchanged(passed(checked))).cache()
-        versions = history.count()
-        commit = delta.merge(
-            history,
-            "silver/customers",
-            ["customer_id", "valid_from"],
-            change_column="_row_hash",
-            delete_missing_where="true",
-        )
         quarantine = quarantine_rows(checked, ["customer_id"], ["_landed_date", "_source_file"])
-        q_commit = delta.overwrite(quarantine, "silver/quarantine_customers")
-        current = history.where("is_current").count()
+        rebuilt = len(plan.ids) if not plan.full else checked.select("customer_id").where(
+            "customer_id IS NOT NULL AND customer_id <> ''").distinct().count()
+        keys = ["customer_id", "valid_from"]
+        before = delta.version("silver/customers")
+        commit = q_commit = None
+        with tagged_commits(delta.session, CUSTOMERS_STEP, plan.tag):
+            if plan.full:
+                commit = delta.merge(history, "silver/customers", keys, change_column="_row_hash",
+                                     delete_missing_where="true")
+                q_commit = delta.overwrite(quarantine, "silver/quarantine_customers")
+            elif not plan.nothing_changed:
+                if plan.ids:  # replaces exactly these customers' versions
+                    commit = delta.merge(history, "silver/customers", keys, change_column="_row_hash",
+                                         delete_missing_among=ids)
+                # Written last, and always committed: its tag is what the next run starts from.
+                q_commit = delta.replace_where(quarantine, "silver/quarantine_customers",
+                                               t.customer_quarantine_slice(list(plan.ids), list(plan.days)))
+        commit = commit_or_nothing(delta, "silver/customers", before, commit)
+        q_commit = q_commit or commit_or_nothing(delta, "silver/quarantine_customers", None, None)
     finally:
         checked.unpersist()
-    summary = accounting(counts, counts.get("passed", 0))
-    summary.update(versions=versions, current_customers=current)
     history.unpersist()
+    dimension = delta.read("silver/customers")
+    versions, current = dimension.count(), dimension.where("is_current").count()
+    # rows_in / rows_out / rows_quarantined / quarantine_by_rule count the records this run
+    # (re)processed (every record on a full rebuild), so rows_in = rows_out + rows_quarantined;
+    # the tables as a whole are reconciled with bronze by customers_reconcile_with_bronze.
+    summary = accounting(counts, counts.get("passed", 0))
+    summary.update(
+        versions=versions, current_customers=current, customers_rebuilt=rebuilt, computation=plan.computation,
+        bronze_version=bronze_version, built_from_bronze_version=plan.built_from,
+        landing_days_changed=MetadataValue.json(list(plan.days)) if not plan.full else None,
+    )
     yield MaterializeResult(
         asset_key=SILVER_CUSTOMERS, metadata=write_metadata(commit, history.schema, versions, **summary)
     )
     yield MaterializeResult(
         asset_key=QUARANTINE_CUSTOMERS,
-        metadata=write_metadata(q_commit, quarantine.schema, summary["rows_quarantined"]),
+        metadata=write_metadata(q_commit, quarantine.schema, delta.read("silver/quarantine_customers").count(),
+                                rows_quarantined=summary["rows_quarantined"]),
     )
 
 

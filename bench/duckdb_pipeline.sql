@@ -3,8 +3,11 @@
 -- Same landing files, same rules as assets/transforms/ (bronze -> silver -> gold -> features),
 -- written as Parquet (partitioned like the platform's Delta tables) instead of Delta, in one
 -- process with no orchestration and no checks. Run by bench/duckdb_run.py, which substitutes
--- {{landing}}, {{out}}, {{start}}, {{end}} and {{run_id}}. It builds a range from empty (what the
--- benchmark measures): there is no earlier silver to deduplicate against.
+-- {{landing}}, {{out}}, {{start}}, {{end}} and {{run_id}}, and the relations {{all_bronze_customers}},
+-- {{all_bronze_products}}, {{existing_order_keys}} and {{all_silver_orders}}: built from empty (the range
+-- benchmark), they are this run's own temp tables (no earlier silver to deduplicate against); run
+-- incrementally (duckdb_run --incremental, the year scenario's new days), they read the Parquet already
+-- in {{out}}, to which this run appends its days' partitions (the driver deletes them first).
 -- Semantics follow the Spark code line by line; where a comment says "Spark:", it names the
 -- function in assets/transforms/ that the statement mirrors.
 
@@ -65,23 +68,23 @@ SELECT product_id, name, category, unit_price, filename AS _source_file, _landed
        now()::TIMESTAMP AS _ingested_at, '{{run_id}}' AS _run_id
 FROM product_rows WHERE _landed_date BETWEEN DATE '{{start}}' AND DATE '{{end}}';
 
-COPY bronze_orders TO '{{out}}/bronze/orders' (FORMAT parquet, PARTITION_BY (_landed_date));
+COPY bronze_orders TO '{{out}}/bronze/orders' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
 COPY (SELECT 'orders' AS source, _corrupt_record AS raw_record, 'malformed JSON or not an order record' AS reason,
              _source_file, _landed_date, _ingested_at, _run_id
       FROM order_records WHERE _corrupt_record IS NOT NULL)
-  TO '{{out}}/bronze/rejected_orders' (FORMAT parquet, PARTITION_BY (_landed_date));
-COPY bronze_customers TO '{{out}}/bronze/customers' (FORMAT parquet, PARTITION_BY (_landed_date));
-COPY bronze_products TO '{{out}}/bronze/products' (FORMAT parquet, PARTITION_BY (_landed_date));
+  TO '{{out}}/bronze/rejected_orders' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
+COPY bronze_customers TO '{{out}}/bronze/customers' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
+COPY bronze_products TO '{{out}}/bronze/products' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
 COPY (SELECT DISTINCT 'customers' AS source, rtrim(e.csv_line, chr(10)) AS raw_record,
              'malformed CSV row (wrong number of fields or broken quoting)' AS reason, s.file_path AS _source_file,
              CAST(regexp_extract(s.file_path, 'date=(\d{4}-\d{2}-\d{2})', 1) AS DATE) AS _landed_date, e.line
       FROM customer_reject_errors e JOIN customer_reject_scans s USING (scan_id, file_id))
-  TO '{{out}}/bronze/rejected_customers.parquet' (FORMAT parquet);
+  TO '{{out}}/bronze/rejected_customers' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
 COPY (SELECT DISTINCT 'products' AS source, rtrim(e.csv_line, chr(10)) AS raw_record,
              'malformed CSV row (wrong number of fields or broken quoting)' AS reason, s.file_path AS _source_file,
              CAST(regexp_extract(s.file_path, 'date=(\d{4}-\d{2}-\d{2})', 1) AS DATE) AS _landed_date, e.line
       FROM product_reject_errors e JOIN product_reject_scans s USING (scan_id, file_id))
-  TO '{{out}}/bronze/rejected_products.parquet' (FORMAT parquet);
+  TO '{{out}}/bronze/rejected_products' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
 
 -- == silver: products ========================================================================
 -- Spark: validate_product_records + mark_repeats + current_products.
@@ -89,7 +92,7 @@ CREATE TEMP TABLE product_checked AS
 WITH typed AS (
     SELECT trim(product_id) AS product_id, name, lower(trim(category)) AS category,
            TRY_CAST(unit_price AS DECIMAL(12, 2)) AS unit_price, _source_file, _landed_date, _ingested_at
-    FROM bronze_products
+    FROM {{all_bronze_products}}
 ), ruled AS (
     SELECT *, CASE
         WHEN product_id IS NULL OR trim(product_id) = '' THEN 'missing_product_id'
@@ -130,7 +133,7 @@ WITH typed AS (
     SELECT trim(customer_id) AS customer_id, name, lower(trim(email)) AS email, address, city,
            TRY_CAST(signup_date AS DATE) AS signup_date, TRY_CAST(updated_at AS TIMESTAMP) AS updated_at,
            _source_file, _landed_date, _ingested_at
-    FROM bronze_customers
+    FROM {{all_bronze_customers}}
 ), ruled AS (
     SELECT *, CASE
         WHEN customer_id IS NULL OR trim(customer_id) = '' THEN 'missing_customer_id'
@@ -233,12 +236,16 @@ WITH exploded AS (
         ELSE _rule END AS _rule
     FROM ruled
 )
-SELECT * EXCLUDE (_rule), CASE
-    WHEN _rule IS NULL AND row_number() OVER (PARTITION BY order_id, line_no, _rule IS NULL
-                                              ORDER BY _landed_date, _source_file, _ingested_at) > 1
+SELECT * EXCLUDE (_rule, _existing_landed_date), CASE
+    WHEN _rule IS NULL AND (row_number() OVER (PARTITION BY order_id, line_no, _rule IS NULL
+                                               ORDER BY _landed_date, _source_file, _ingested_at) > 1
+                            OR coalesce(_existing_landed_date < _landed_date, false))
         THEN 'duplicate_order_line'
     ELSE _rule END AS _rule
-FROM tainted;
+FROM tainted LEFT JOIN (
+    -- Spark: validate_order_lines' existing_keys, the keys silver already holds (none from empty).
+    SELECT order_id, line_no, min(_landed_date) AS _existing_landed_date FROM {{existing_order_keys}} GROUP BY ALL
+) USING (order_id, line_no);
 
 CREATE TEMP TABLE silver_orders AS
 SELECT order_id, line_no, customer_id, order_ts, order_date, channel, currency, product_id, quantity, unit_price,
@@ -251,14 +258,14 @@ SELECT order_id, line_no, customer_id, order_ts, order_date, channel, currency, 
               coalesce(_landed_date::VARCHAR, chr(9216)), coalesce(_source_file, chr(9216)))) AS _row_hash
 FROM order_checked WHERE _rule IS NULL;
 
-COPY silver_orders TO '{{out}}/silver/orders.parquet' (FORMAT parquet);
+COPY silver_orders TO '{{out}}/silver/orders' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
 COPY (SELECT order_id, line_no, customer_id, product_id, _rule AS rule,
              to_json({'order_id': order_id, 'line_no': line_no, 'customer_id': customer_id, 'order_ts': order_ts,
                       'order_date': order_date, 'channel': channel, 'currency': currency, 'product_id': product_id,
                       'quantity': quantity, 'unit_price': unit_price, 'line_amount': line_amount}) AS record,
              _landed_date, _source_file, '{{run_id}}' AS _run_id
       FROM order_checked WHERE _rule IS NOT NULL)
-  TO '{{out}}/silver/quarantine_orders.parquet' (FORMAT parquet);
+  TO '{{out}}/silver/quarantine_orders' (FORMAT parquet, PARTITION_BY (_landed_date), APPEND);
 
 -- == gold ====================================================================================
 -- Spark: gold.daily_sales, per order day of the range.
@@ -266,16 +273,16 @@ COPY (
     SELECT o.order_date, coalesce(p.category, 'unknown') AS category,
            count(DISTINCT o.order_id) AS orders, sum(o.quantity)::BIGINT AS units,
            sum(o.line_amount)::DECIMAL(18, 2) AS revenue, count(DISTINCT o.customer_id) AS customers
-    FROM silver_orders o LEFT JOIN silver_products p USING (product_id)
+    FROM {{all_silver_orders}} o LEFT JOIN silver_products p USING (product_id)
     WHERE o.order_date BETWEEN DATE '{{start}}' AND DATE '{{end}}'
     GROUP BY ALL
-) TO '{{out}}/gold/daily_sales' (FORMAT parquet, PARTITION_BY (order_date));
+) TO '{{out}}/gold/daily_sales' (FORMAT parquet, PARTITION_BY (order_date), APPEND);
 
 -- Spark: gold.orders, one row per order (shared by lifetime value and features).
 CREATE TEMP TABLE per_order AS
 SELECT order_id, first(customer_id) AS customer_id, first(order_date) AS order_date,
        min(_landed_date) AS known_date, sum(line_amount)::DECIMAL(18, 2) AS amount
-FROM silver_orders WHERE order_date <= DATE '{{end}}'
+FROM {{all_silver_orders}} WHERE order_date <= DATE '{{end}}'
 GROUP BY order_id;
 
 CREATE TEMP TABLE as_of AS
@@ -288,7 +295,7 @@ COPY (
            (sum(amount)::DECIMAL(18, 2) / count(order_id))::DECIMAL(18, 2) AS average_order_value
     FROM per_order JOIN as_of ON per_order.order_date <= as_of.as_of_date
     GROUP BY as_of_date, customer_id
-) TO '{{out}}/gold/customer_lifetime_value' (FORMAT parquet, PARTITION_BY (as_of_date));
+) TO '{{out}}/gold/customer_lifetime_value' (FORMAT parquet, PARTITION_BY (as_of_date), APPEND);
 
 -- == features ================================================================================
 -- Spark: features.customer_features, point in time: orders placed and landed by the as-of day,
@@ -313,4 +320,4 @@ COPY (
            coalesce(b.spend_30d, 0)::DECIMAL(18, 2) AS spend_30d, coalesce(b.spend_90d, 0)::DECIMAL(18, 2) AS spend_90d,
            (b.monetary / b.frequency)::DECIMAL(18, 2) AS average_basket
     FROM dimension d LEFT JOIN behaviour b USING (as_of_date, customer_id)
-) TO '{{out}}/features/customer_features' (FORMAT parquet, PARTITION_BY (as_of_date));
+) TO '{{out}}/features/customer_features' (FORMAT parquet, PARTITION_BY (as_of_date), APPEND);

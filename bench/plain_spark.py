@@ -1,12 +1,21 @@
 """The lakehouse pipeline as one plain PySpark script: the baseline without Dagster and checks.
 
-``python -m bench.plain_spark --landing L --tables T --start 2026-01-01 --end 2026-01-30``
+``python -m bench.plain_spark --landing L --tables T --start 2026-01-01 --end 2026-01-30``, or
+``--day 2026-01-31`` for one new landing day on top of the tables already in T (the year
+scenario's daily runs).
 
 It reuses the platform's pure transformations (``assets/transforms/``), so the parsing,
 validation, deduplication, conforming, gold and feature logic is the same code, and writes the
-same Delta tables with the same partitioning and the same kinds of write (``replaceWhere`` on
-the range, MERGE into silver orders when it already exists), in one SparkSession configured like
-the platform's ``local`` environment (``local[*]``, 8 shuffle partitions, 4 GB driver, AQE).
+same Delta tables with the same partitioning (bronze, silver orders and its quarantine by landing
+day, gold and features by order or as-of day) and the same kinds of write (``replaceWhere`` on
+the range's day partitions; into silver orders, once it exists, a MERGE by key whose target is
+limited to the landing days from the range's first on, as the platform's), in one SparkSession
+configured like the platform's ``local`` environment (``local[*]``, 8 shuffle partitions, 4 GB
+driver, AQE). The silver dimensions are rebuilt from all of bronze on every run (the platform
+rebuilds them too, and MERGEs the result). Lifetime value and the features of a new day are
+carried forward from the day before when the table has it (``carry_forward_lifetime_value``,
+``carry_forward_customer_features``, reading only the order lines that change them), else
+computed from every order (a range from empty).
 
 What it leaves out, because it is the platform's bookkeeping rather than the data's path: the
 ingestion log and whole-file screening (the generator writes no bad files), row counts and
@@ -153,30 +162,69 @@ def silver(tables: Tables, start: date, end: date, run_id: str) -> None:
     ).cache()
     valid = ts.conform_order_lines(passed(checked))
     if silver_exists:
+        # A valid line never matches a copy landed before its own day (that makes it a duplicate),
+        # so the target is limited to the landing days from `start` on: the MERGE reads and
+        # rewrites only those partitions. No WHEN NOT MATCHED BY SOURCE clause: Delta scans and
+        # rewrites the whole target with it (delta-io/delta#7362), and a new day has nothing to
+        # delete (re-running a day that lost lines would keep them; the platform handles that).
         (DeltaTable.forPath(tables.spark, tables.uri("silver/orders")).alias("t")
-         .merge(valid.alias("s"), "t.order_id = s.order_id AND t.line_no = s.line_no")
-         .whenMatchedUpdateAll(condition="t._row_hash <> s._row_hash").whenNotMatchedInsertAll()
-         .whenNotMatchedBySourceDelete(condition=between("t._landed_date", start, end)).execute())
+         .merge(valid.alias("s"), "t.order_id = s.order_id AND t.line_no = s.line_no "
+                                  f"AND t._landed_date >= DATE'{start.isoformat()}'")
+         .whenMatchedUpdateAll(condition="t._row_hash <> s._row_hash").whenNotMatchedInsertAll().execute())
     else:
-        valid.write.format("delta").mode("overwrite").save(tables.uri("silver/orders"))
+        valid.write.format("delta").mode("overwrite").partitionBy("_landed_date").save(tables.uri("silver/orders"))
     quarantine = quarantine_rows(
         checked, ["order_id", "line_no", "customer_id", "product_id"], ["_landed_date", "_source_file"]
     ).withColumn("_run_id", F.lit(run_id))
-    tables.replace(quarantine, "silver/quarantine_orders", slice_)
+    tables.replace(quarantine, "silver/quarantine_orders", slice_, ("_landed_date",))
     checked.unpersist()
 
 
+def previous_day(tables: Tables, table: str, start: date) -> DataFrame | None:
+    """The rows of the day before ``start`` of a table partitioned by ``as_of_date``, if it has them."""
+    if not tables.exists(table):
+        return None
+    day = (start - timedelta(days=1)).isoformat()
+    previous = tables.read(table, f"as_of_date = DATE'{day}'")
+    return previous if previous.limit(1).count() else None
+
+
+def lifetime_value(tables: Tables, start: date, end: date) -> DataFrame:
+    """From the day before ``start`` when it is there (the platform's carry-forward, for a new day
+    on top of a history), else from every order (the definition, for a range from empty)."""
+    previous = previous_day(tables, "gold/customer_lifetime_value", start)
+    if previous is None or not hasattr(tg, "carry_forward_lifetime_value"):
+        return tg.customer_lifetime_value(tables.read("silver/orders", f"order_date <= DATE'{end.isoformat()}'"),
+                                          start, end)
+    # The lines the day before does not count: placed in the range, or placed earlier and landed
+    # in it (late orders). The previous day's values saw every line landed before `start`.
+    new_lines = tables.read("silver/orders", f"({between('order_date', start, end)}) OR "
+                                             f"({between('_landed_date', start, end)} AND order_date < DATE'{start.isoformat()}')")
+    return tg.carry_forward_lifetime_value(previous, new_lines, start, end)
+
+
+def features_of(tables: Tables, start: date, end: date) -> DataFrame:
+    """Like ``lifetime_value``: carried from the day before ``start`` when it is there."""
+    known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
+    history = tables.read("silver/customers")
+    previous = previous_day(tables, "features/customer_features", start)
+    if previous is None or not hasattr(tf, "carry_forward_customer_features"):
+        return tf.customer_features(tables.read("silver/orders", known_by_end), history, start, end)
+    newcomers = tf.newcomers(previous, history, start, end)
+    slices = " OR ".join(f"({s})" for s in tf.carry_forward_slices(start, end))
+    carried_lines = tables.read("silver/orders", slices).join(newcomers, "customer_id", "left_anti")
+    newcomer_lines = tables.read("silver/orders", known_by_end).join(newcomers, "customer_id", "left_semi")
+    return tf.carry_forward_customer_features(previous, carried_lines.unionByName(newcomer_lines), history, start, end)
+
+
 def gold_and_features(tables: Tables, start: date, end: date) -> None:
-    spark = tables.spark
     sales = tg.daily_sales(tables.read("silver/orders", between("order_date", start, end)),
                            tables.read("silver/products"))
     tables.replace(sales, "gold/daily_sales", between("order_date", start, end), ("order_date",))
-    clv = tg.customer_lifetime_value(tables.read("silver/orders", f"order_date <= DATE'{end.isoformat()}'"), start, end)
-    tables.replace(clv, "gold/customer_lifetime_value", between("as_of_date", start, end), ("as_of_date",))
-    known_by_end = f"order_date <= DATE'{end.isoformat()}' AND _landed_date <= DATE'{end.isoformat()}'"
-    features = tf.customer_features(tables.read("silver/orders", known_by_end), tables.read("silver/customers"),
-                                  start, end)
-    tables.replace(features, "features/customer_features", between("as_of_date", start, end), ("as_of_date",))
+    tables.replace(lifetime_value(tables, start, end), "gold/customer_lifetime_value",
+                   between("as_of_date", start, end), ("as_of_date",))
+    tables.replace(features_of(tables, start, end), "features/customer_features", between("as_of_date", start, end),
+                   ("as_of_date",))
 
 
 def run(landing: str, table_root: str, start: date, end: date) -> float:
@@ -195,9 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.plain_spark", description=__doc__.split("\n")[0])
     parser.add_argument("--landing", required=True, help="landing zone directory")
     parser.add_argument("--tables", required=True, help="Delta table root")
-    parser.add_argument("--start", required=True, type=date.fromisoformat)
-    parser.add_argument("--end", required=True, type=date.fromisoformat)
+    parser.add_argument("--start", type=date.fromisoformat, help="first landing day of the range")
+    parser.add_argument("--end", type=date.fromisoformat, help="last landing day of the range")
+    parser.add_argument("--day", type=date.fromisoformat,
+                        help="one landing day on top of the existing tables (instead of --start/--end)")
     args = parser.parse_args(argv)
+    if args.day:
+        args.start = args.end = args.day
+    if not (args.start and args.end):
+        parser.error("give --start and --end, or --day")
     seconds = run(str(Path(args.landing).resolve()), str(Path(args.tables).resolve()), args.start, args.end)
     sys.stdout.write(f"plain spark pipeline: {seconds:.2f} s\n")
     return 0

@@ -14,6 +14,13 @@ RAW_FIELDS = ["part", "system", "size_orders", "days", "repeat", "seconds", "ord
 SUMMARY_FIELDS = ["part", "system", "size_orders", "days", "repeats", "orders", "seconds_median", "seconds_min",
                   "seconds_max", "orders_per_second_median", "peak_rss_mib_median", "peak_rss_mib_max",
                   "load_before_max"]
+# The year scenario (bench.run.Bench.year): one row per run, and per table of each run.
+YEAR_FIELDS = ["history", "system", "run", "index", "date", "orders", "seconds", "peak_rss_mib", "commits",
+               "bytes_written", "own_bytes", "written_per_own", "files_written", "files_removed", "rows_copied",
+               "live_files", "live_bytes", "disk_files", "disk_bytes"]
+YEAR_TABLE_FIELDS = ["history", "system", "run", "index", "date", "table", "operations", "commits", "bytes_written",
+                     "own_bytes", "files_written", "files_removed", "rows_copied", "live_files", "live_bytes",
+                     "disk_files", "disk_bytes"]
 STEP_FIELDS = ["part", "size_orders", "days", "kind", "label", "step", "repeats", "seconds_median", "seconds_min",
                "seconds_max"]
 
@@ -67,8 +74,121 @@ def _range(row: dict) -> str:
     return f"{_fmt_seconds(row['seconds_median'])} [{_fmt_seconds(row['seconds_min'])}, {_fmt_seconds(row['seconds_max'])}]"
 
 
+def _fmt_bytes(b) -> str:
+    if b == "" or b is None:
+        return ""
+    b = float(b)
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= size:
+            return f"{b / size:,.1f} {unit}"
+    return f"{b:,.0f} B"
+
+
+def _int(v) -> str:
+    return "" if v == "" or v is None else f"{int(v):,}"
+
+
+def year_markdown(rows: list[dict], tables: list[dict]) -> list[str]:
+    """The year scenario: per new day, the platform's cost and what it wrote; storage; baselines."""
+    lines: list[str] = []
+    for history in sorted({r["history"] for r in rows}):
+        runs = sorted((r for r in rows if r["history"] == history), key=lambda r: (r["system"], r["index"]))
+        platform = [r for r in runs if r["system"] == "platform"]
+        days = [r for r in platform if str(r["run"]).startswith("new day")]
+        if not days:
+            continue
+        first = days[0]["seconds"]
+        plain = {r["index"]: r["seconds"] for r in runs if r["system"] == "plain-spark"}
+        lines += [f"## A year of daily runs: {history} days of history, then {len(days)} new days one run each", "",
+                  "The platform built the history in one range run, then materialized each new day in its own run "
+                  "(`--partition DAY --select '*'`), in order, on the same lakehouse. Bytes and files written are "
+                  "the `add` actions of the run's Delta commits over all tables; own bytes are the adds in that "
+                  "day's partitions of the day-partitioned tables (`_landed_date`, `order_date`, `as_of_date`); "
+                  "rows copied are MERGE's `numTargetRowsCopied`. Live size: the files the tables' latest versions "
+                  "reference; on disk: a directory walk (files removed from the log stay until VACUUM).", "",
+                  "| Run | Day | Orders landed | Wall time | vs new day 1 | vs plain Spark | Bytes written | Own bytes | "
+                  "Written / own | Files written / removed | Rows copied | Lakehouse live | on disk | Peak RSS |",
+                  "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in platform:
+            is_day = str(r["run"]).startswith("new day")
+            seconds = r["seconds"]
+            vs_first = f"{seconds / first:.2f}x" if is_day and first else ""
+            vs_plain = (f"{seconds / plain[r['index']]:.2f}x" if seconds != "" and r["run"] != "fresh build"
+                        and r["index"] in plain and plain[r["index"]] else "")
+            ratio = f"{r['written_per_own']}x" if r.get("written_per_own") not in ("", None) else ""
+            files = (f"{_int(r['files_written'])} / {_int(r['files_removed'])}"
+                     if r.get("files_written") not in ("", None) else "")
+            lines.append(
+                f"| {r['run']} | {r['date']} | {_int(r['orders'])} | "
+                f"{_fmt_seconds(seconds) if seconds != '' else ''} | {vs_first} | {vs_plain} | "
+                f"{_fmt_bytes(r.get('bytes_written'))} | {_fmt_bytes(r.get('own_bytes')) if is_day else ''} | {ratio} | "
+                f"{files} | {_int(r.get('rows_copied'))} | {_fmt_bytes(r.get('live_bytes'))} | "
+                f"{_fmt_bytes(r['disk_bytes'])} | {_int(r['peak_rss_mib'])} MiB |")
+        lines.append("")
+        worst = max(days, key=lambda r: float(r["written_per_own"] or 0))
+        lines.append(f"Bytes written per own byte, worst new day: {worst['written_per_own']}x (goal: at most 2x); "
+                     f"last new day against the first: {days[-1]['seconds'] / first:.2f}x wall time.")
+        lines.append("")
+        last = [t for t in tables if t["history"] == history and t["system"] == "platform"
+                and t["run"] == days[-1]["run"] and (t["bytes_written"] or t["files_removed"])]
+        if last:
+            lines += [f"What {days[-1]['run']} ({days[-1]['date']}) wrote, per table:", "",
+                      "| Table | Operations | Bytes written | Own bytes | Files written / removed | Rows copied | "
+                      "Live size | On disk |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+            for t in sorted(last, key=lambda t: -int(t["bytes_written"])):
+                lines.append(f"| {t['table']} | {t['operations']} | {_fmt_bytes(t['bytes_written'])} | "
+                             f"{_fmt_bytes(t['own_bytes'])} | {_int(t['files_written'])} / {_int(t['files_removed'])} | "
+                             f"{_int(t['rows_copied'])} | {_fmt_bytes(t['live_bytes'])} | {_fmt_bytes(t['disk_bytes'])} |")
+            lines.append("")
+        daily = days[-1]
+        maintained = next((r for r in platform if r["run"] == "after maintenance"), None)
+        fresh = next((r for r in platform if r["run"] == "fresh build"), None)
+        lines += ["Storage of the daily-run lakehouse against the same data built fresh in one run:", "",
+                  "| Lakehouse | Live files | Live size | Files on disk | Size on disk | Live size vs fresh | "
+                  "On disk vs fresh |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, r in (("daily runs, after the last new day", daily), ("daily runs, after maintenance", maintained),
+                        ("fresh build, one run", fresh)):
+            if r is None:
+                continue
+            live_vs = f"{int(r['live_bytes']) / int(fresh['live_bytes']):.2f}x" if fresh else ""
+            disk_vs = f"{int(r['disk_bytes']) / int(fresh['disk_bytes']):.2f}x" if fresh else ""
+            lines.append(f"| {name} | {_int(r['live_files'])} | {_fmt_bytes(r['live_bytes'])} | "
+                         f"{_int(r['disk_files'])} | {_fmt_bytes(r['disk_bytes'])} | {live_vs} | {disk_vs} |")
+        lines.append("")
+        if maintained is None:
+            lines += ["Table maintenance was not run (the platform had no `table_maintenance` job).", ""]
+        else:
+            lines += [f"Maintenance (OPTIMIZE + VACUUM) took {_fmt_seconds(maintained['seconds'])}, wrote "
+                      f"{_int(maintained['files_written'])} files and removed {_int(maintained['files_removed'])} from "
+                      f"the logs. VACUUM keeps files removed less than 7 days ago (Delta's minimum retention), so right "
+                      f"after the runs it deletes nothing they replaced: it compacts, and the space comes back a week "
+                      f"later.", ""]
+        baselines = [r for r in runs if r["system"] != "platform"]
+        if baselines:
+            systems = [s for s in ("plain-spark", "duckdb") if any(r["system"] == s for r in baselines)]
+            by = {(r["system"], r["index"]): r for r in runs}
+            lines += ["The same new days through the baselines (each on top of its own history built in one run; "
+                      "plain Spark with the platform's Delta writes and partitioning, DuckDB appending the day's "
+                      "Parquet partitions):", "",
+                      "| Run | " + " | ".join(["platform", *systems]) + " | platform vs plain Spark |",
+                      "|---|" + "---:|" * (len(systems) + 2)]
+            for r in [r for r in platform if r["run"] == "history"] + days:
+                cells = [_fmt_seconds(by[(s, r["index"])]["seconds"]) if (s, r["index"]) in by else ""
+                         for s in ["platform", *systems]]
+                vs = (f"{r['seconds'] / plain[r['index']]:.2f}x" if r["index"] in plain and plain[r["index"]] else "")
+                lines.append(f"| {r['run']} | " + " | ".join(cells) + f" | {vs} |")
+            lines.append("")
+            plain_days = [by[("plain-spark", r["index"])] for r in days if ("plain-spark", r["index"]) in by]
+            if plain_days and plain_days[-1].get("written_per_own") not in ("", None):
+                lines += [f"Plain Spark's last new day wrote {_fmt_bytes(plain_days[-1]['bytes_written'])} "
+                          f"({plain_days[-1]['written_per_own']}x its own bytes); its tables are "
+                          f"{_fmt_bytes(plain_days[-1]['live_bytes'])} live, {_fmt_bytes(plain_days[-1]['disk_bytes'])} "
+                          f"on disk.", ""]
+    return lines
+
+
 def markdown(summary: list[dict], steps: list[dict], machine: dict[str, str], notes: list[str],
-             generator: list[dict]) -> str:
+             generator: list[dict], year_rows: list[dict] = (), year_tables: list[dict] = ()) -> str:
     lines = ["# Benchmark results", ""]
     lines += ["Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()), ""]
     main = [r for r in summary if r["part"] == "pipeline"]
@@ -95,6 +215,8 @@ def markdown(summary: list[dict], steps: list[dict], machine: dict[str, str], no
             lines.append(f"| {r['system']} | {r['days']} | {r['orders']:,} | {_range(r)} | {ratio} | "
                          f"{r['orders_per_second_median']:,} | {r['peak_rss_mib_median']:,} MiB | {r['repeats']} |")
         lines.append("")
+    if year_rows:
+        lines += year_markdown(list(year_rows), list(year_tables))
     if generator:
         lines += ["## Data generator (`python -m datagen`)", "",
                   "| Orders | Days | Wall time | Orders/s | Peak RSS | Landing size |", "|---:|---:|---|---:|---:|---:|"]

@@ -12,8 +12,13 @@ empty tables each time, runs
 
 and checks that the three agree (``bench/consistency.py``) before going on. ``incremental``
 materializes, through the platform, the first day of an empty lakehouse and one new day on top of
-a history of N days (restored from a snapshot for each repetition). Every command is measured for
-wall time and the peak resident memory of its whole process tree (``bench/sampler.py``).
+a history of N days (restored from a snapshot for each repetition). ``year`` (not in the default
+parts) is a year of daily runs: the history as one range run, then ``--new-days`` days one run
+each on the same lakehouse, measuring per day the bytes and files each run's commits wrote against
+the day's own partitions (``bench/delta_log.py``), then table maintenance, a fresh one-run build
+of the same data to compare storage with, and plain Spark and DuckDB doing the same new days
+incrementally. Every command is measured for wall time and the peak resident memory of its whole
+process tree (``bench/sampler.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Optional
 
-from bench import consistency, report
+from bench import consistency, delta_log, report
 from bench.events import last_run
 from bench.sampler import Measurement, measure
 
@@ -39,7 +44,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 SYSTEMS = ("platform", "plain-spark", "duckdb")
-PARTS = (*SYSTEMS, "incremental")
+PARTS = (*SYSTEMS, "incremental", "year")
+# `year` takes about an hour at its defaults (365 days of 10,000 orders): asked for explicitly.
+DEFAULT_PARTS = (*SYSTEMS, "incremental")
+MAINTENANCE_JOB = "table_maintenance"
 
 
 def log(message: str) -> None:
@@ -125,6 +133,29 @@ def materialize(root: Path, landing: Path, home: Path, start: date, end: date, f
     return result, times
 
 
+def has_job(env: dict[str, str], job: str, log_path: Path) -> bool:
+    """Whether the platform's definitions hold ``job`` (``dagster job list``)."""
+    result = subprocess.run([DAGSTER, "job", "list", "-f", "platform/definitions.py", "-d", "."], cwd=REPO_ROOT,
+                            env=env, capture_output=True, text=True)
+    log_path.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise Failed(f"dagster job list failed (exit {result.returncode}); log {log_path}")
+    return any(line.startswith("Job:") and line.split(":", 1)[1].strip() == job for line in result.stdout.splitlines())
+
+
+def run_job(job: str, env: dict[str, str], home: Path, log_path: Path) -> tuple[Measurement, Any]:
+    command = [DAGSTER, "job", "execute", "-f", "platform/definitions.py", "-d", ".", "-j", job]
+    result = run_measured(job, command, log_path, env)
+    times = last_run(home)
+    if times.status != "SUCCESS":
+        raise Failed(f"{job} run {times.run_id} ended {times.status}; log {log_path}")
+    return result, times
+
+
+def ratio(numerator: float, denominator: float) -> Optional[float]:
+    return round(numerator / denominator, 2) if denominator else None
+
+
 # -- the benchmark -------------------------------------------------------------------------------
 class Bench:
     def __init__(self, args: argparse.Namespace):
@@ -137,6 +168,8 @@ class Bench:
         self.steps: list[dict] = []
         self.generator: list[dict] = []
         self.notes: list[str] = []
+        self.year_rows: list[dict] = []  # the year scenario: one row per run (storage and Delta-log figures)
+        self.year_tables: list[dict] = []  # ... and per table
         self.start = date.fromisoformat(args.start_date)
         if args.append:
             self.load()
@@ -151,6 +184,7 @@ class Bench:
                 return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
         self.raw, self.steps, self.generator = rows("raw.csv"), rows("steps_raw.csv"), rows("generator.csv")
+        self.year_rows, self.year_tables = rows("year.csv"), rows("year_tables.csv")
         notes = self.out / "notes.txt"
         self.notes = notes.read_text().splitlines() if notes.exists() else []
         for row in self.steps:
@@ -270,6 +304,139 @@ class Bench:
             for path in (landing, root, snapshot):
                 shutil.rmtree(path, ignore_errors=True)
 
+    # -- part 5: a year of daily runs -----------------------------------------------------------
+    def year_row(self, history: int, system: str, run: str, index: int, day: Optional[date], orders: int,
+                 m: Optional[Measurement], root: Path, before: Optional[dict[str, int]]) -> dict:
+        """One run of the year scenario: what its commits wrote (Delta tables) and the size after it."""
+        row: dict[str, Any] = {"history": history, "system": system, "run": run, "index": index,
+                               "date": day.isoformat() if day else "", "orders": orders,
+                               "seconds": round(m.seconds, 2) if m else "",
+                               "peak_rss_mib": round(m.peak_rss_mib) if m else ""}
+        if before is not None:
+            per_table = delta_log.changes(root, before, day.isoformat() if day else None)
+            whole = delta_log.total(per_table.values())
+            sizes = delta_log.storage(root)
+            for table, c in per_table.items():
+                size = sizes.get(table, delta_log.Storage())
+                self.year_tables.append({
+                    "history": history, "system": system, "run": run, "index": index, "date": row["date"],
+                    "table": table, "operations": c.operations, "commits": c.commits,
+                    "bytes_written": c.bytes_written, "own_bytes": c.own_bytes, "files_written": c.files_written,
+                    "files_removed": c.files_removed, "rows_copied": c.rows_copied, "live_files": size.live_files,
+                    "live_bytes": size.live_bytes, "disk_files": size.disk_files, "disk_bytes": size.disk_bytes})
+            size = delta_log.storage_total(sizes)
+            row.update(commits=whole.commits, bytes_written=whole.bytes_written, own_bytes=whole.own_bytes,
+                       written_per_own=ratio(whole.bytes_written, whole.own_bytes) if day else "",
+                       files_written=whole.files_written, files_removed=whole.files_removed,
+                       rows_copied=whole.rows_copied, live_files=size.live_files, live_bytes=size.live_bytes)
+        files, size_on_disk = delta_log.disk_size(root)
+        row.update(disk_files=files, disk_bytes=size_on_disk)
+        self.year_rows.append(row)
+        if before is not None:
+            own = (f" ({row['own_bytes'] / 2**20:,.2f} MiB in its own day partitions, {row['written_per_own']}x)"
+                   if day else "")
+            log(f"    {system} {run}: wrote {row['bytes_written'] / 2**20:,.2f} MiB in {row['files_written']:,} files{own}"
+                f", removed {row['files_removed']:,} files, copied {row['rows_copied']:,} rows; tables now "
+                f"{row['live_bytes'] / 2**20:,.1f} MiB live, {size_on_disk / 2**20:,.1f} MiB on disk")
+        return row
+
+    def year(self, history: int) -> None:
+        """History as one range run, then --new-days days one run each, on the same lakehouse."""
+        args = self.args
+        per_day, new_days, customers = args.incremental_orders_per_day, args.new_days, args.incremental_customers
+        days = history + new_days
+        # Dagster's daily partitions end yesterday: the last new day is at most yesterday.
+        first_day = min(self.start, date.today() - timedelta(days=days))
+        last_day = first_day + timedelta(days=days - 1)
+        last_history = first_day + timedelta(days=history - 1)
+        new = [last_history + timedelta(days=i) for i in range(1, new_days + 1)]
+        landing, manifest = self.landing_for(per_day * days, days, customers, start=first_day)
+        day_orders = manifest["orders"]["json_lines_by_landing_date"]
+        history_orders = sum(n for d, n in day_orders.items() if d <= last_history.isoformat())
+        all_orders = sum(day_orders.values())
+        work = self.work / f"year-{history}"
+        shutil.rmtree(work, ignore_errors=True)
+        root, fresh = work / "platform", work / "fresh"
+        logs = self.logs / f"year-{history}"
+        logs.mkdir(parents=True, exist_ok=True)
+        label = f"{history} days + {new_days}"
+        log(f"year: {history} days of history ({first_day}..{last_history}), then {new_days} new days one run each "
+            f"({new[0]}..{new[-1]})")
+
+        # The platform: history in one run, then one run per new day on top of it.
+        root.mkdir(parents=True)
+        tables = root / "tables"
+        m, times = materialize(root, landing, self.home, first_day, last_day, first_day, last_history,
+                               args.lineage, logs / "platform-history.log")
+        self.record("year", f"platform: history ({history} days, one run)", per_day, history, 1, history_orders, m,
+                    times.run_id)
+        self.year_row(history, "platform", "history", 0, None, history_orders, m, tables, {})
+        for i, day in enumerate(new, 1):
+            before = delta_log.versions(tables)
+            m, times = materialize(root, landing, self.home, first_day, last_day, day, day, args.lineage,
+                                   logs / f"platform-day{i}.log")
+            self.record("year", f"platform: new day {i} of {new_days}", per_day, history, 1,
+                        day_orders[day.isoformat()], m, times.run_id)
+            self.record_steps(f"year-day{i}", per_day, history, 1, times)
+            self.year_row(history, "platform", f"new day {i}", i, day, day_orders[day.isoformat()], m, tables, before)
+
+        # Table maintenance (OPTIMIZE + VACUUM), once, if the platform has the job.
+        env = platform_env(root, landing, self.home, first_day, last_day, args.lineage)
+        if has_job(env, MAINTENANCE_JOB, logs / "job-list.log"):
+            before = delta_log.versions(tables)
+            m, times = run_job(MAINTENANCE_JOB, env, self.home, logs / "maintenance.log")
+            self.record("year", "platform: table maintenance", per_day, history, 1, 0, m, times.run_id)
+            self.year_row(history, "platform", "after maintenance", new_days + 1, None, 0, m, tables, before)
+        else:
+            note = (f"year ({label} days): the platform has no `{MAINTENANCE_JOB}` job yet, so maintenance was not "
+                    f"run or measured")
+            log("  " + note)
+            self.notes.append(note)
+
+        # The same data built fresh, in one run: what the daily-run lakehouse's storage compares to.
+        fresh.mkdir(parents=True)
+        m, times = materialize(fresh, landing, self.home, first_day, last_day, first_day, last_day, args.lineage,
+                               logs / "platform-fresh.log")
+        self.record("year", f"platform: fresh build ({days} days, one run)", per_day, history, 1, all_orders, m,
+                    times.run_id)
+        self.year_row(history, "platform", "fresh build", new_days + 2, None, all_orders, m, fresh / "tables", {})
+
+        # The baselines, the same way: the history in one run, then each new day on top of it.
+        outputs = [consistency.read_delta("platform", tables)]
+        plain, duck = work / "plain-spark", work / "duckdb"
+        command = [PYTHON, "-m", "bench.plain_spark", "--landing", str(landing), "--tables", str(plain / "tables")]
+        m = run_measured("plain-spark", [*command, "--start", first_day.isoformat(), "--end", last_history.isoformat()],
+                         logs / "plain-history.log")
+        self.record("year", f"plain-spark: history ({history} days, one run)", per_day, history, 1, history_orders, m)
+        self.year_row(history, "plain-spark", "history", 0, None, history_orders, m, plain / "tables", {})
+        for i, day in enumerate(new, 1):
+            before = delta_log.versions(plain / "tables")
+            m = run_measured("plain-spark", [*command, "--day", day.isoformat()], logs / f"plain-day{i}.log")
+            self.record("year", f"plain-spark: new day {i} of {new_days}", per_day, history, 1,
+                        day_orders[day.isoformat()], m)
+            self.year_row(history, "plain-spark", f"new day {i}", i, day, day_orders[day.isoformat()], m,
+                          plain / "tables", before)
+        outputs.append(consistency.read_delta("plain-spark", plain / "tables"))
+        command = [PYTHON, "-m", "bench.duckdb_run", "--landing", str(landing), "--out", str(duck / "parquet")]
+        m = run_measured("duckdb", [*command, "--start", first_day.isoformat(), "--end", last_history.isoformat()],
+                         logs / "duckdb-history.log")
+        self.record("year", f"duckdb: history ({history} days, one run)", per_day, history, 1, history_orders, m)
+        self.year_row(history, "duckdb", "history", 0, None, history_orders, m, duck / "parquet", None)
+        for i, day in enumerate(new, 1):
+            m = run_measured("duckdb", [*command, "--incremental", "--start", day.isoformat(), "--end", day.isoformat()],
+                             logs / f"duckdb-day{i}.log")
+            self.record("year", f"duckdb: new day {i} of {new_days}", per_day, history, 1,
+                        day_orders[day.isoformat()], m)
+            self.year_row(history, "duckdb", f"new day {i}", i, day, day_orders[day.isoformat()], m,
+                          duck / "parquet", None)
+        outputs.append(consistency.read_parquet("duckdb", duck / "parquet"))
+        line = consistency.compare(outputs)  # raises when they disagree
+        log(f"  year, {label} days, after the daily runs: {line}")
+        self.notes.append(f"year ({label} days), after the daily runs: {line}")
+        if not args.keep:
+            shutil.rmtree(landing, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+
     # -- results -------------------------------------------------------------------------------
     def write(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -282,6 +449,9 @@ class Bench:
         report.write_csv(self.out / "steps.csv", report.STEP_FIELDS, steps)
         report.write_csv(self.out / "generator.csv", list(self.generator[0]) if self.generator else ["orders"],
                          self.generator)
+        if self.year_rows:
+            report.write_csv(self.out / "year.csv", report.YEAR_FIELDS, self.year_rows)
+            report.write_csv(self.out / "year_tables.csv", report.YEAR_TABLE_FIELDS, self.year_tables)
         (self.out / "notes.txt").write_text("".join(f"{n}\n" for n in self.notes))
         notes = list(self.notes)
         if self.generator:
@@ -298,7 +468,7 @@ class Bench:
                      f"the previous measurement's load decaying, while more than the core count means another process "
                      f"competed")
         (self.out / "results.md").write_text(
-            report.markdown(summary, steps, machine_info(), notes, self.generator))
+            report.markdown(summary, steps, machine_info(), notes, self.generator, self.year_rows, self.year_tables))
         if any(r["part"] == "pipeline" for r in summary):
             report.plot(summary, steps, self.out / "bench.png")
         log(f"results: {self.out}/results.md, results.csv, steps.csv, raw.csv, bench.png")
@@ -322,11 +492,19 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=_ints, default=[1_000_000, 10_000_000], help="orders per landing zone")
     parser.add_argument("--days", type=int, default=30, help="days the orders of each size are spread over")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--parts", type=lambda s: s.split(","), default=list(PARTS),
-                        help=f"comma-separated subset of {','.join(PARTS)}")
-    parser.add_argument("--history", type=_ints, default=[30, 365], help="history lengths (days) for incremental")
-    parser.add_argument("--incremental-orders-per-day", type=int, default=10_000)
-    parser.add_argument("--incremental-customers", type=int, default=20_000)
+    parser.add_argument("--parts", type=lambda s: s.split(","), default=list(DEFAULT_PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)} (default: {','.join(DEFAULT_PARTS)}; "
+                             f"year, a year of daily runs, takes about an hour at its defaults)")
+    parser.add_argument("--history", type=_ints, default=None,
+                        help="history lengths (days): for incremental (default 30,365) and, the longest, for year "
+                             "(default 365)")
+    parser.add_argument("--year-history", type=int, default=None,
+                        help="year: days of history built in one run before the new days (default: the longest "
+                             "--history if given, else 365)")
+    parser.add_argument("--new-days", type=int, default=5,
+                        help="year: new days materialized one run each, in order, on top of the history (default 5)")
+    parser.add_argument("--incremental-orders-per-day", type=int, default=10_000, help="incremental and year")
+    parser.add_argument("--incremental-customers", type=int, default=20_000, help="incremental and year")
     parser.add_argument("--customers", type=int, default=None, help="customers per landing zone (default: orders / "
                         "--orders-per-customer)")
     parser.add_argument("--orders-per-customer", type=int, default=20)
@@ -345,6 +523,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    if args.new_days < 1:
+        parser.error("--new-days must be at least 1")
+    args.year_history = args.year_history or (max(args.history) if args.history else 365)
+    args.history = args.history or [30, 365]
     return args
 
 
@@ -359,6 +541,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if "incremental" in args.parts:
             for history in args.history:
                 bench.incremental(history)
+        if "year" in args.parts:
+            bench.year(args.year_history)
     except (Failed, consistency.InconsistentResults) as error:
         bench.write()
         sys.stderr.write(f"\nBENCHMARK FAILED: {error}\n")

@@ -80,8 +80,10 @@ def materializations(result) -> dict[str, dict]:
 REFERENCE_START = "2026-01-01"
 REFERENCE_END = "2026-01-03"
 # Columns that differ between any two runs by design, and the content hash, which covers the
-# landed file's path (runs elsewhere read the same files under another root).
-RUN_COLUMNS = {"_ingested_at", "_run_id", "_row_hash"}
+# landed file's path (runs elsewhere read the same files under another root); ``_orders_version``
+# is the silver/orders version a cumulative row was computed from, which depends on how many
+# commits built silver (one range run or day after day).
+RUN_COLUMNS = {"_ingested_at", "_run_id", "_row_hash", "_orders_version"}
 COMPARED_TABLES = [
     "gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features",
     "silver/orders", "silver/quarantine_orders", "silver/customers", "silver/products",

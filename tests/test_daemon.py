@@ -23,7 +23,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from assets.silver import SILVER_ORDERS_POOL
-from conftest import load_platform_definitions, run_graph
+from conftest import RUN_COLUMNS, load_platform_definitions, run_graph
 
 pytestmark = pytest.mark.slow
 
@@ -196,8 +196,8 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
     delta = reference.resources["delta"]
     live_root = f"{world['root']}/tables"
     for table in COMPARED:
-        ours = spark.read.format("delta").load(f"{live_root}/{table}").drop("_ingested_at", "_row_hash", "_run_id")
-        theirs = delta.read(table).drop("_ingested_at", "_row_hash", "_run_id")
+        ours = spark.read.format("delta").load(f"{live_root}/{table}").drop(*RUN_COLUMNS)
+        theirs = delta.read(table).drop(*RUN_COLUMNS)
         ours = ours.select(*sorted(ours.columns))
         theirs = theirs.select(*sorted(theirs.columns))
         theirs = theirs.selectExpr(*[f"replace(_source_file, '{reference_root}', '{world['root']}') AS _source_file"

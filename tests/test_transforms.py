@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from assets.transforms import bronze, features, gold, silver
-from assets.transforms.rules import RULE, passed
+from assets.transforms.rules import RULE, passed, quarantine_rows
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -153,6 +153,59 @@ def test_customer_history_is_scd2_in_update_order_even_when_records_land_late(sp
     assert history[0].valid_to == history[1].valid_from and history[1].valid_to == history[2].valid_from
     assert history[2].valid_to is None
     assert [h._source_records for h in history] == [1, 1, 2]  # the repeat is folded into the last version
+
+
+def test_rebuilding_the_changed_customers_gives_what_a_full_rebuild_gives_them(spark):
+    """What silver_customers does incrementally: the customers with a record on a changed landing
+    day are rebuilt from all of their records; blank ids only from the changed days."""
+    day1, day2, day3 = date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3)
+    rows = [
+        customer("C1", "a@x.io", "Oslo", "2026-01-01T08:00:00Z", day1),
+        customer("C1", "a@x.io", "Bergen", "2026-01-02T08:00:00Z", day2),
+        customer("C1", "a@x.io", "Oslo", "2026-01-01T08:00:00Z", day3),  # a duplicate of day 1's record
+        customer(" C3 ", "c@x.io", "Oslo", "2025-12-30T08:00:00Z", day3),  # late, and the id needs a trim
+        customer("C3", "c@x.io", "Bergen", "2026-01-01T08:00:00Z", day1),
+        customer("C2", "b@x.io", "Oslo", "2026-01-01T08:00:00Z", day1),  # unchanged customer
+        customer("C2", "b@x.io", "Oslo", "2026-01-01T08:00:00Z", day2),  # its own duplicate, not rebuilt
+        customer(None, "n@x.io", "Oslo", "2026-01-01T08:00:00Z", day1),
+        customer("  ", "n@x.io", "Oslo", "2026-01-01T08:00:00Z", day3),
+        customer("O'Brien\\1", "o@x.io", "Oslo", "2026-01-01T08:00:00Z", day3),
+    ]
+    bronze_records = spark.createDataFrame(rows, CUSTOMER_COLS)
+    changed_days = ["2026-01-03"]
+    ids = silver.customer_ids(bronze_records.where(silver.landed_on(changed_days)))
+    assert sorted(r.customer_id for r in ids.collect()) == ["C1", "C3", "O'Brien\\1"]
+
+    def build(records):
+        checked = silver.validate_customer_records(records).cache()
+        history = silver.customer_history(silver.mark_unchanged(passed(checked)))
+        quarantine = quarantine_rows(checked, ["customer_id"], ["_landed_date", "_source_file"])
+        return checked, history, quarantine
+
+    def rows_of(df):
+        return sorted(tuple(r) for r in df.collect())
+
+    _, full_history, full_quarantine = build(bronze_records)
+    _, history, quarantine = build(silver.customer_slice(bronze_records, ids, silver.landed_on(changed_days)))
+    id_list = [r.customer_id for r in ids.collect()]
+    assert rows_of(history) == rows_of(full_history.where(F.col("customer_id").isin(id_list)))
+    # The quarantine rows the rebuild writes are exactly the full rebuild's rows in the slice it replaces.
+    predicate = silver.customer_quarantine_slice(id_list, changed_days)
+    assert rows_of(quarantine) == rows_of(full_quarantine.where(predicate))
+    assert sorted((r.customer_id, r.rule) for r in quarantine.collect()) == [
+        ("", "missing_customer_id"), ("C1", "duplicate_record")]
+    # C3's late record starts its history; C2 (not changed) is not read at all.
+    c3 = history.where("customer_id = 'C3'").orderBy("valid_from").collect()
+    assert [(v.city, v.is_current) for v in c3] == [("Oslo", False), ("Bergen", True)]
+    assert c3[0].valid_to == c3[1].valid_from
+    assert history.where("customer_id = 'C2'").count() == 0
+
+
+def test_sql_string_literals_survive_quotes_and_backslashes(spark):
+    values = ["O'Brien", "back\\slash", "both\\'", "plain"]
+    selected = spark.sql("SELECT " + ", ".join(f"{silver.sql_string(v)} AS c{i}" for i, v in enumerate(values))).first()
+    assert list(selected) == values
+    assert silver.landed_on([]) == "false"
 
 
 def test_products_keep_latest_version_and_quarantine_bad_rows(spark):

@@ -87,6 +87,8 @@ class GoldCustomerLifetimeValue(DataFrameModel):
     first_order_date: T.DateType() = Field(nullable=False)
     last_order_date: T.DateType() = Field(nullable=False)
     average_order_value: TOTAL = Field(nullable=False, ge=0)
+    # The silver/orders Delta version the values were computed from (carrying the day forward).
+    orders_version: T.LongType() = Field(alias="_orders_version", nullable=False, ge=0)
 
     class Config:
         strict = True
@@ -103,6 +105,8 @@ class CustomerFeatures(DataFrameModel):
     spend_30d: TOTAL = Field(nullable=False, ge=0)
     spend_90d: TOTAL = Field(nullable=False, ge=0)
     average_basket: TOTAL = Field(nullable=True, ge=0)
+    # The silver/orders Delta version the values were computed from (carrying the day forward).
+    orders_version: T.LongType() = Field(alias="_orders_version", nullable=False, ge=0)
 
     class Config:
         strict = True

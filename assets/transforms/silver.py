@@ -186,6 +186,47 @@ def customer_history(versions: DataFrame) -> DataFrame:
     return history.select(*columns).withColumn("_row_hash", row_hash(columns))
 
 
+# An incremental rebuild (assets/silver.py) recomputes only the customers whose bronze records
+# changed. Everything above is per customer (the windows, the duplicate rule, the history), so
+# rebuilding a customer from all of their records gives exactly the rows a full rebuild gives for
+# them; records without a customer id only ever break ``missing_customer_id``, a rule of the
+# record alone, so they are rebuilt per landing day.
+def customer_ids(bronze_customers: DataFrame) -> DataFrame:
+    """Distinct customer ids of bronze records as validation keys them (trimmed), blank ids left out."""
+    trimmed = F.trim("customer_id")
+    return bronze_customers.select(trimmed.alias("customer_id")).where(~blank("customer_id")).distinct()
+
+
+def customer_slice(bronze_customers: DataFrame, ids: DataFrame, without_id_where: str) -> DataFrame:
+    """The bronze records a rebuild of ``ids`` reads: every record of those customers (any
+    landing day), plus the records without a customer id matching ``without_id_where`` (the
+    changed landing days)."""
+    keyed = bronze_customers.withColumn("_customer_key", F.trim("customer_id"))
+    of_customers = keyed.join(
+        ids.select(F.col("customer_id").alias("_customer_key")).distinct(), "_customer_key", "left_semi"
+    ).drop("_customer_key")
+    without_id = bronze_customers.where(blank("customer_id")).where(without_id_where)
+    return of_customers.unionByName(without_id)
+
+
+def sql_string(value: str) -> str:
+    """``value`` as a Spark SQL string literal (backslash escapes are on by default)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def landed_on(days: list[str], column: str = "_landed_date") -> str:
+    """SQL predicate: ``column`` is one of the ISO ``days`` (false for none)."""
+    return f"{column} IN ({', '.join(f'DATE{sql_string(d)}' for d in days)})" if days else "false"
+
+
+def customer_quarantine_slice(ids: list[str], days: list[str]) -> str:
+    """SQL predicate on silver/quarantine_customers for what ``customer_slice`` rebuilds: the rows
+    of the (trimmed) ``ids`` and the rows without a customer id that landed on ``days``."""
+    of_customers = f"customer_id IN ({', '.join(sql_string(i) for i in ids)})" if ids else "false"
+    without_id = f"((customer_id IS NULL OR trim(customer_id) = '') AND {landed_on(days)})"
+    return f"{of_customers} OR {without_id}"
+
+
 # -- products ----------------------------------------------------------------
 def validate_product_records(bronze_products: DataFrame) -> DataFrame:
     """Typed product records marked with the first rule they break."""
