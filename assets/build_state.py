@@ -76,3 +76,15 @@ def last_tag(delta: DeltaLakeResource, table: str, step: str) -> Optional[dict]:
         if commit.get("operation") not in MAINTENANCE_OPERATIONS:
             return None
     return None
+
+
+def record_tag(delta: DeltaLakeResource, table: str, tag: dict[str, Any]) -> None:
+    """A commit of its own for a run whose writes changed no row (Delta then commits nothing).
+
+    Inside ``tagged_commits`` it carries the step's tag; the property holds the same tag, so
+    each new tag is a real change and a new commit.
+    """
+    value = json.dumps(tag, sort_keys=True).replace("'", "\\'")
+    delta.session.sql(
+        f"ALTER TABLE {delta.sql_name(table)} SET TBLPROPERTIES ('lakehouse.built_from' = '{value}')"
+    ).collect()

@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from assets.automation import on_upstream_change
-from assets.build_state import tagged_commits
+from assets.build_state import record_tag, tagged_commits
 from assets.customer_rebuild import STEP as CUSTOMERS_STEP
 from assets.customer_rebuild import commit_or_nothing, plan_customer_rebuild
 from assets.lineage import emits_lineage
@@ -174,22 +174,28 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
         rebuilt = len(plan.ids) if not plan.full else checked.select("customer_id").where(
             "customer_id IS NOT NULL AND customer_id <> ''").distinct().count()
         keys = ["customer_id", "valid_from"]
-        before = delta.version("silver/customers")
+        # Current versions apart from closed ones: a day's changes rewrite the current files
+        # and add closed versions, never rewrite the years of closed history.
+        layout = {"partition_by": ["is_current"]}
+        before, q_before = delta.version("silver/customers"), delta.version("silver/quarantine_customers")
         commit = q_commit = None
         with tagged_commits(delta.session, CUSTOMERS_STEP, plan.tag):
             if plan.full:
                 commit = delta.merge(history, "silver/customers", keys, change_column="_row_hash",
-                                     delete_missing_where="true")
+                                     delete_missing_where="true", **layout)
                 q_commit = delta.overwrite(quarantine, "silver/quarantine_customers")
             elif not plan.nothing_changed:
                 if plan.ids:  # replaces exactly these customers' versions
                     commit = delta.merge(history, "silver/customers", keys, change_column="_row_hash",
-                                         delete_missing_among=ids)
-                # Written last, and always committed: its tag is what the next run starts from.
+                                         delete_missing_among=ids, **layout)
+                # Written last: its tag is what the next run starts from.
                 q_commit = delta.replace_where(quarantine, "silver/quarantine_customers",
                                                t.customer_quarantine_slice(list(plan.ids), list(plan.days)))
+                if delta.version("silver/quarantine_customers") == q_before:
+                    # Delta commits no write that changes nothing; the tag still needs a commit.
+                    record_tag(delta, "silver/quarantine_customers", plan.tag)
         commit = commit_or_nothing(delta, "silver/customers", before, commit)
-        q_commit = q_commit or commit_or_nothing(delta, "silver/quarantine_customers", None, None)
+        q_commit = commit_or_nothing(delta, "silver/quarantine_customers", q_before, q_commit)
     finally:
         checked.unpersist()
     history.unpersist()

@@ -36,7 +36,9 @@ def daily(tmp_path_factory):
     previous = os.environ.get("LAKEHOUSE_ROOT")
     os.environ["LAKEHOUSE_ROOT"] = str(root)
     manifest = generate_landing_zone(GeneratorConfig(
-        root=str(root / "landing"), customers=200, products=30, orders=1000, days=HISTORY_DAYS + 1,
+        # A day after the new one too: the generator lands dirty customer rows on its last day,
+        # and the new day should be a clean one (its quarantine slice unchanged).
+        root=str(root / "landing"), customers=200, products=30, orders=1000, days=HISTORY_DAYS + 2,
         start_date=START.isoformat(), seed=5))
     defs = load_platform_definitions().build_definitions(
         LakehouseSettings(env="ci", root=str(root), start_date=START.isoformat()))
@@ -96,3 +98,24 @@ def test_rerunning_the_new_day_writes_nothing_to_silver(daily):
                        "delta_rows_copied"):
             assert metadata.get(metric, 0) == 0, (table, metric)
     assert {t: daily["delta"].read(t).count() for t in DAY_TABLES} == daily["rows_after"]
+
+
+def test_the_new_day_carries_forward_and_rebuilds_only_changed_customers(daily):
+    written = materializations(daily["new_day"])
+    for table in ("gold/customer_lifetime_value", "features/customer_features"):
+        assert written[table]["incremental"] is True, written[table]["computation"]
+        assert written[table]["computation"] == f"carried forward from {NEW_DAY - timedelta(days=1)}"
+    customers = written["silver/customers"]
+    assert customers["computation"].startswith("incremental"), customers["computation"]
+    assert 0 < customers["customers_rebuilt"] < customers["current_customers"]
+    # closed versions are not rewritten: at most the current versions' files are copied
+    assert customers["delta_rows_copied"] <= customers["current_customers"] < customers["versions"]
+
+
+def test_consecutive_days_rebuild_only_each_day_s_customers(daily):
+    """The customer tables record the bronze version they were built from even when a day's
+    quarantine slice is unchanged (Delta commits nothing then), so the next day starts there."""
+    customers = materializations(daily["new_day"])["silver/customers"]
+    assert customers["landing_days_changed"] == [NEW_DAY.isoformat()]
+    rerun = materializations(daily["rerun"])["silver/customers"]
+    assert rerun["computation"].startswith("incremental: bronze/customers unchanged"), rerun["computation"]

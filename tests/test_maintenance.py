@@ -155,6 +155,7 @@ def test_a_reader_opened_before_maintenance_reads_its_version_afterwards(delta, 
 
 
 # (d) ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_job_maintains_every_existing_table_and_observes_each_asset(delta, spark):
     append_small_files(delta, spark, "bronze/events", appends=6)
     overwrite(delta, spark, "silver/events", range(0, 10))
