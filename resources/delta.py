@@ -220,7 +220,7 @@ class DeltaLakeResource(ConfigurableResource):
         merges into other slices do not conflict.
 
         Deletions travel in the MERGE's source as marked rows (``WHEN MATCHED AND
-        s._merge_delete THEN DELETE``) rather than as ``WHEN NOT MATCHED BY SOURCE``:
+        s._merge_delete THEN DELETE``) rather than as a not-matched-by-source clause:
         with that clause Delta scans and rewrites every file of the target whatever its
         condition (delta-io/delta#7362). One MERGE is still one atomic commit.
         """
