@@ -53,7 +53,9 @@ def previous_day(delta: DeltaLakeResource, table: str, start: date) -> tuple[Opt
     day = start - timedelta(days=1)
     if not delta.exists(table):
         return None, f"{table} does not exist yet"
-    rows = delta.read(table, f"as_of_date = DATE'{day.isoformat()}'")
+    # Pinned to the version checked here: a run for day D-1 may replace that partition meanwhile,
+    # and an unpinned read would see its new rows, which already count what D adds again.
+    rows = delta.read_version(table, delta.version(table), f"as_of_date = DATE'{day.isoformat()}'")
     if VERSION_COLUMN not in rows.columns:
         return None, f"{table} has no {VERSION_COLUMN} column yet"
     n, known, low, high = rows.agg(

@@ -25,7 +25,7 @@ def main(table: str) -> None:
     spark = SparkResource(
         app_name="lakehouse-s3a-test", master="local[2]", shuffle_partitions=2, driver_memory="1g", conf=conf
     )
-    delta = DeltaLakeResource(spark=spark, root=store.table_root)
+    delta = DeltaLakeResource(spark=spark, root=store.table_root, object_store=store)
     session = spark.get_session()
 
     two_days = session.createDataFrame(

@@ -277,3 +277,23 @@ def test_a_new_day_carries_forward_and_reads_only_its_slices(tmp_path, monkeypat
     before = delta.read("gold/customer_lifetime_value", f"as_of_date = DATE'{HISTORY_END}'").where(
         F.col("customer_id") == known.customer_id).first()
     assert late.lifetime_revenue - before.lifetime_revenue >= Decimal("14.50")  # the late order counts
+
+
+def test_the_previous_day_is_read_at_one_version_even_if_replaced_meanwhile(tmp_path, spark_resource, spark):
+    """Concurrent runs: day D-1 is replaced (its run re-materialized after a late file) between a
+    day-D run's check of D-1 and its write. D must carry the D-1 rows it checked, not the new ones,
+    which already count the late orders D adds from silver's log (they would count twice)."""
+    from assets.carry_forward import previous_day
+    from resources.delta import DeltaLakeResource
+
+    delta = DeltaLakeResource(spark=spark_resource, root=str(tmp_path / "tables"))
+    schema = "customer_id string, orders long, as_of_date date, _orders_version long"
+    before = [("C1", 1, date(2026, 1, 1), 3), ("C2", 2, date(2026, 1, 1), 3)]
+    delta.overwrite(spark.createDataFrame(before, schema), "gold/clv")
+
+    previous, why = previous_day(delta, "gold/clv", date(2026, 1, 2))
+    assert why == "" and previous.version == 3
+    replaced = [("C1", 5, date(2026, 1, 1), 4)]
+    delta.replace_where(spark.createDataFrame(replaced, schema), "gold/clv", "as_of_date = DATE'2026-01-01'")
+
+    assert rows(previous.rows.select("customer_id", "orders")) == [("C1", 1), ("C2", 2)]
