@@ -403,6 +403,12 @@ class Bench:
 
         # The baselines, the same way: the history in one run, then each new day on top of it.
         outputs = [consistency.read_delta("platform", tables)]
+        if args.year_platform_only:
+            self.notes.append(f"year ({label} days): platform only (--year-platform-only), no baselines")
+            if not args.keep:
+                shutil.rmtree(landing, ignore_errors=True)
+                shutil.rmtree(work, ignore_errors=True)
+            return
         plain, duck = work / "plain-spark", work / "duckdb"
         command = [PYTHON, "-m", "bench.plain_spark", "--landing", str(landing), "--tables", str(plain / "tables")]
         m = run_measured("plain-spark", [*command, "--start", first_day.isoformat(), "--end", last_history.isoformat()],
@@ -503,6 +509,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                              "--history if given, else 365)")
     parser.add_argument("--new-days", type=int, default=5,
                         help="year: new days materialized one run each, in order, on top of the history (default 5)")
+    parser.add_argument("--year-platform-only", action="store_true",
+                        help="year: skip the plain-Spark and DuckDB baselines (re-measuring the platform alone)")
     parser.add_argument("--incremental-orders-per-day", type=int, default=10_000, help="incremental and year")
     parser.add_argument("--incremental-customers", type=int, default=20_000, help="incremental and year")
     parser.add_argument("--customers", type=int, default=None, help="customers per landing zone (default: orders / "
