@@ -28,7 +28,7 @@ from dagster import (
     multi_asset,
 )
 from pydantic import Field
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -87,6 +87,9 @@ def _csv_parser(columns: list[str]) -> Callable[[SparkSession, list[str], DataFr
             .option("header", True)
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", t.CORRUPT)
+            # RFC 4180: a quoted field may span lines, and "" inside quotes is one quote
+            .option("multiLine", True)
+            .option("escape", '"')
             .csv(paths)
             .select("*", t.source_file(F.col("_metadata.file_path")).alias("_source_file"))
         )
@@ -151,6 +154,58 @@ def files_to_ingest(
     return [f for f in landed if f.path not in logged or logged[f.path].fingerprint != f.fingerprint]
 
 
+def _read_landed(
+    spark: SparkSession, source: LandedSource, files: list[LandedFile], run_id: str, quarantined: dict[str, str]
+) -> tuple[DataFrame, dict[str, dict], dict[str, tuple[int, int]]]:
+    """Parse ``files`` in one Spark read: (records, per-file line stats, per-file record counts).
+
+    One file Spark cannot open must not stop the others: when the read fails, each file is
+    tried alone, the ones that fail are quarantined (into ``quarantined``) with Spark's error,
+    and the rest are read together. A file Spark reads no lines from although it has bytes (its
+    path does not come back as listed) is quarantined too.
+    """
+    if not files:
+        return spark.createDataFrame([], source.records_schema()), {}, {}
+    try:
+        records, stats, per_file = _parse(spark, source, files, run_id)
+    except Exception as error:  # Py4J / Spark errors: find the file(s) to blame
+        failing = {}
+        for f in files:
+            try:
+                _parse(spark, source, [f], run_id)[0].unpersist()
+            except Exception as alone:
+                failing[f.path] = f"unreadable by Spark: {_first_line(alone)}"
+        if not failing:
+            raise RuntimeError(f"{source.name}: reading {len(files)} landed file(s) failed, though each reads "
+                               f"alone: {_first_line(error)}") from error
+        quarantined.update(failing)
+        return _read_landed(spark, source, [f for f in files if f.path not in failing], run_id, quarantined)
+    for f in files:
+        if f.path not in stats:
+            quarantined[f.path] = (f"Spark read no lines from this file ({f.size:,} bytes): the path it reports "
+                                   f"does not match the landing zone's listing")
+    return records, stats, per_file
+
+
+def _parse(spark: SparkSession, source: LandedSource, files: list[LandedFile], run_id: str):
+    paths = [spark_path(f.path) for f in files]
+    # Records are cached (parsed once, counted and written twice); the text is not, since
+    # scanning it again for the per-file line counts costs less than holding it in memory.
+    lines = t.raw_lines(spark.read.text(paths))
+    records = source.parse(spark, paths, lines, run_id).cache()
+    try:
+        stats = {row["_source_file"]: row.asDict() for row in t.file_stats(lines).collect()}
+        return records, stats, t.records_per_file(records)
+    except Exception:
+        records.unpersist()
+        raise
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
 def _sql_strings(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
@@ -202,26 +257,20 @@ def _bronze_asset(source: LandedSource):
             if reason:
                 quarantined[f.path] = reason
         readable = [f for f in chosen if f.path not in quarantined]
-        stats: dict[str, Row] = {}
-        if readable:
-            paths = [spark_path(f.path) for f in readable]
-            # Records are cached (parsed once, counted and written twice); the text is not, since
-            # scanning it again for the per-file line counts costs less than holding it in memory.
-            lines = t.raw_lines(spark.read.text(paths))
-            records = source.parse(spark, paths, lines, context.run_id).cache()
-            stats = {row["_source_file"]: row for row in t.file_stats(lines).collect()}
-            per_file = t.records_per_file(records)
+        records, stats, per_file = _read_landed(spark, source, readable, context.run_id, quarantined)
+        if source.header is not None:  # CSV: a record may span lines; account for records
             for f in readable:
-                if f.path not in stats:
-                    raise RuntimeError(f"Spark read no lines from {f.path} ({f.size} bytes): its path as Spark "
-                                       f"reports it does not match the landing zone's listing")
-                counts = per_file.get(f.path, (0, 0))
-                reason = lf.screen_content(stats[f.path]["lines"], stats[f.path]["undecodable_lines"], counts[0],
-                                           header_lines=source.header_lines, structured=structured)
-                if reason:
-                    quarantined[f.path] = reason
-        else:
-            records, per_file = spark.createDataFrame([], source.records_schema()), {}
+                if f.path in stats:
+                    with landing.open(f.path) as stream:
+                        stats[f.path]["lines"] = lf.csv_records(stream)
+        for f in readable:
+            if f.path in quarantined:
+                continue
+            counts = per_file.get(f.path, (0, 0))
+            reason = lf.screen_content(stats[f.path]["lines"], stats[f.path]["undecodable_lines"], counts[0],
+                                       header_lines=source.header_lines, structured=structured)
+            if reason:
+                quarantined[f.path] = reason
         for path, reason in sorted(quarantined.items()):
             context.log.warning(f"{source.name}: quarantined {path}: {reason}")
 

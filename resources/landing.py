@@ -38,18 +38,36 @@ def canonical_path(uri: str) -> str:
     return uri
 
 
+_HADOOP_GLOB = re.compile(r"([\\*?\[\]{}])")
+
+
 def spark_path(path: str) -> str:
-    """The URI Spark reads a canonical path through (hadoop-aws speaks ``s3a://``)."""
-    return "s3a://" + path[len("s3://") :] if path.startswith("s3://") else path
+    """The URI Spark reads a canonical path through (hadoop-aws speaks ``s3a://``).
+
+    Spark expands glob characters in the paths it is given, so ``part[1].jsonl`` would name
+    ``part1.jsonl``: they are escaped to name the file itself.
+    """
+    uri = "s3a://" + path[len("s3://") :] if path.startswith("s3://") else path
+    return _HADOOP_GLOB.sub(r"\\\1", uri)
 
 
 @dataclass(frozen=True)
 class LandedFile:
     source: str
     path: str  # canonical_path()
-    landed_date: Optional[date]  # None when the path has no date=YYYY-MM-DD folder
+    landed_date: Optional[date]  # None when the path has no date=YYYY-MM-DD folder, or not a real day
     size: int
     mtime_ns: int
+    date_folder: Optional[str] = None  # the folder's text, e.g. "2026-13-45" when it is not a day
+
+    @property
+    def unroutable_reason(self) -> Optional[str]:
+        """Why the file belongs to no daily partition, or None."""
+        if self.landed_date is not None:
+            return None
+        if self.date_folder is not None:
+            return f"folder date={self.date_folder} is not a calendar day"
+        return "no date=YYYY-MM-DD folder in its path"
 
     @property
     def modified_at(self) -> datetime:
@@ -63,6 +81,13 @@ class LandedFile:
     @property
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+
+def _calendar_day(folder: Optional[str]) -> Optional[date]:
+    try:
+        return date.fromisoformat(folder) if folder else None
+    except ValueError:  # date=2026-13-45: no partition holds it; the sensor reports it by path
+        return None
 
 
 def _in_progress(relative: str) -> bool:
@@ -100,9 +125,10 @@ class LandingZoneResource(ConfigurableResource):
             if info.type != fs.FileType.File or _in_progress(info.path[len(source_dir) + 1 :]):
                 continue
             match = LANDED_DATE_PATTERN.search(info.path)
-            landed = date.fromisoformat(match.group(1)) if match else None
+            folder = match.group(1) if match else None
             mtime_ns = info.mtime_ns if info.mtime_ns is not None else 0
-            yield LandedFile(source, self._path(info.path), landed, int(info.size), int(mtime_ns))
+            yield LandedFile(source, self._path(info.path), _calendar_day(folder), int(info.size), int(mtime_ns),
+                             folder)
 
     def list_files(self, source: str, start: date, end: date) -> list[LandedFile]:
         """Files of ``source`` landed on days ``start``..``end`` (inclusive), sorted by path."""
@@ -111,7 +137,10 @@ class LandingZoneResource(ConfigurableResource):
 
     def read_head(self, path: str, max_bytes: int = 65536) -> bytes:
         """The first bytes of a landed file (a header check without reading the whole file)."""
-        filesystem, _ = self._filesystem()
-        location = path.split("://", 1)[1] if "://" in path else path
-        with filesystem.open_input_stream(location) as stream:
+        with self.open(path) as stream:
             return stream.read(max_bytes)
+
+    def open(self, path: str):
+        """A landed file as a binary input stream (a context manager)."""
+        filesystem, _ = self._filesystem()
+        return filesystem.open_input_stream(path.split("://", 1)[1] if "://" in path else path)

@@ -113,7 +113,7 @@ def plan_tick(
         if f.mtime_ns <= cursor.watermark_ns - OVERLAP_NS:
             continue  # requested on an earlier tick; a failed run is retried from the UI
         if f.landed_date is None:
-            unroutable.append((f, "no date=YYYY-MM-DD folder in its path"))
+            unroutable.append((f, f.unroutable_reason))
             continue
         if f.landed_date < first_day or (last_day is not None and f.landed_date > last_day):
             unroutable.append((f, f"day {f.landed_date} is outside the daily partitions"))

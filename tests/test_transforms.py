@@ -369,3 +369,68 @@ def test_running_totals_match_the_definitions_for_any_range(spark, first_day, la
     assert clv and clv == rows(_lifetime_value_by_definition(lines, as_of))
     feats = rows(features.customer_features(lines, history, start, end))
     assert feats and feats == rows(_features_by_definition(lines, history, as_of))
+
+
+# -- hostile values: every row that passes the rules passes the table's contract ------------------
+def test_json_lines_are_one_object_or_a_reject_with_their_text(spark):
+    lines = [order("O1") + order("O2"), order("O3") + " xyz", order("O4") + ",", "\ufeff" + order("O5"),
+             order("O6"), "\t", order("O7") + "] [", f"[{order('O8')}]"]
+    records = bronze_orders(spark, lines).cache()
+    assert sorted(r.order_id for r in bronze.accepted(records).collect()) == ["O5", "O6"]
+    assert sorted(r.raw_record for r in bronze.rejected(records, "orders", "malformed").collect()) == sorted(
+        [lines[0], lines[1], lines[2], lines[6], lines[7]])  # the tab-only line is blank, not a record
+    stats = bronze.file_stats(spark.createDataFrame([(v, FILE) for v in lines], "value string, _source_file string"))
+    assert stats.first()["lines"] == 7 == records.count()
+
+
+def test_hostile_values_are_quarantined_with_the_rule_they_break_and_passing_rows_meet_the_contract(spark):
+    from assets.quality.models import SilverOrderLine
+    from assets.quality.results import pandera_check
+
+    def item(**kw):
+        return [{"line_no": 1, "product_id": "P00001", "quantity": 1, "unit_price": 5.5, **kw}]
+
+    lines = [
+        order("O1"),
+        order("O2", items=[{"line_no": 1, "product_id": "P00001", "quantity": 1, "unit_price": 1.0},
+                           {"line_no": 1, "product_id": "P00001", "quantity": 2, "unit_price": 2.0}]),
+        order("O3", items=item(unit_price=float("nan"))),
+        order("O4", items=item(unit_price=float("inf"))),
+        order("O5", items=item(unit_price=1e308)),
+        order("O6", items=item(quantity=2_000_000_000, unit_price=99999.0)),
+        order("O7", items=item(line_no=0)),
+        order("O8", channel="fax"),
+        order("../../../etc/passwd"),
+        order("O9", items=item(unit_price=None)),
+        order("O10", items=item(unit_price=-1.0)),
+    ]
+    checked = validate(spark, lines).cache()
+    rules = sorted((r.order_id, r.line_no, r[RULE]) for r in checked.collect())
+    assert rules == sorted([
+        ("O1", 1, None),
+        ("O2", 1, "repeated_line_no"), ("O2", 1, "repeated_line_no"),  # whole, never split
+        ("O3", 1, "invalid_unit_price"),
+        ("O4", 1, "invalid_unit_price"),
+        ("O5", 1, "unit_price_out_of_range"),
+        ("O6", 1, "line_amount_out_of_range"),
+        ("O7", 0, "line_no_out_of_range"),
+        ("O8", 1, "unknown_channel"),
+        ("../../../etc/passwd", 1, "invalid_order_id"),
+        ("O9", 1, "missing_unit_price"),
+        ("O10", 1, "negative_unit_price"),
+    ])
+    conformed = silver.conform_order_lines(passed(checked))
+    assert conformed.count() == 1
+    contract = pandera_check(SilverOrderLine, conformed, ["order_id", "line_no"])
+    assert contract.passed, contract.metadata
+
+
+def test_every_contract_check_has_a_row_rule():
+    from assets.quality import models
+    from assets.transforms.rules import contract_rules
+
+    for model in (models.SilverOrderLine, models.SilverCustomer, models.SilverProduct, models.GoldDailySales,
+                  models.GoldCustomerLifetimeValue, models.CustomerFeatures, models.QuarantineRecord):
+        columns = list(model.to_schema().columns)
+        rules = contract_rules(model, columns)
+        assert len(rules) >= sum(not c.nullable for c in model.to_schema().columns.values()), model.__name__

@@ -16,28 +16,9 @@ from pandera.pyspark import DataFrameModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from assets.transforms.rules import data_rules, failing_rows
+
 SAMPLE_SIZE = 5
-
-
-def _failing_rows(column: str, check_name: str, statistics: dict) -> Optional[Column]:
-    c = F.col(f"`{column}`")
-    if check_name == "not_nullable":
-        return c.isNull()
-    if check_name == "greater_than_or_equal_to":
-        return c < F.lit(statistics["min_value"])
-    if check_name == "greater_than":
-        return c <= F.lit(statistics["min_value"])
-    if check_name == "less_than_or_equal_to":
-        return c > F.lit(statistics["max_value"])
-    if check_name == "less_than":
-        return c >= F.lit(statistics["max_value"])
-    if check_name == "isin":
-        return ~c.isin(list(statistics["allowed_values"]))
-    if check_name == "str_startswith":
-        return ~c.startswith(str(statistics["string"]))
-    if check_name == "str_matches":
-        return ~c.rlike(str(statistics["pattern"]))
-    return None
 
 
 def sample_keys(rows: DataFrame, keys: Sequence[str]) -> list[dict]:
@@ -66,29 +47,6 @@ def check_result(
     return AssetCheckResult(passed=passed, severity=severity, metadata=meta)
 
 
-def data_rules(model: Type[DataFrameModel], columns: Sequence[str]) -> list[tuple[str, str, Column]]:
-    """Every row-level rule the model declares, as (column, pandera's check label, failing-row predicate).
-
-    Raises ``NotImplementedError`` for a check with no predicate here: ``pandera_check`` then
-    lets pandera evaluate the data itself.
-    """
-    rules: list[tuple[str, str, Column]] = []
-    schema = model.to_schema()
-    if schema.checks:
-        raise NotImplementedError("dataframe-wide pandera checks")
-    for name, column in schema.columns.items():
-        if name not in columns:
-            continue  # pandera reports the missing column itself
-        if not column.nullable:
-            rules.append((name, "not_nullable", F.col(f"`{name}`").isNull()))
-        for check in column.checks:
-            predicate = _failing_rows(name, check.name, check.statistics)
-            if predicate is None:
-                raise NotImplementedError(f"no row predicate for pandera check {check.name} on {name}")
-            rules.append((name, check.error or check.name, predicate))
-    return rules
-
-
 def pandera_check(
     model: Type[DataFrameModel], df: DataFrame, keys: Sequence[str], severity=AssetCheckSeverity.ERROR
 ) -> AssetCheckResult:
@@ -114,8 +72,8 @@ def pandera_check(
     if rules is None:
         failing = _count_failures(model, df, failures)
     elif rules:
-        counts = df.agg(*[F.count_if(F.coalesce(p, F.lit(False))).alias(f"r{i}") for i, (_, _, p) in enumerate(rules)]).first()
-        for i, (column, check, predicate) in enumerate(rules):
+        counts = df.agg(*[F.count_if(F.coalesce(p, F.lit(False))).alias(f"r{i}") for i, (_, _, _, p) in enumerate(rules)]).first()
+        for i, (column, _, check, predicate) in enumerate(rules):
             if counts[f"r{i}"]:
                 failures.append({"column": column, "check": check, "failure_count": int(counts[f"r{i}"]),
                                  "error": f"{counts[f'r{i}']} row(s) of column '{column}' failed {check}"})
@@ -153,7 +111,7 @@ def _count_failures(model: Type[DataFrameModel], df: DataFrame, failures: list[d
             predicate = F.col(f"`{column}`").isNull()
         else:
             stats = next((c.statistics for c in schema.columns[column].checks if c.name == name), None)
-            predicate = _failing_rows(column, name, stats) if stats is not None else None
+            predicate = failing_rows(column, name, stats) if stats is not None else None
         if predicate is not None:
             failure["failure_count"] = df.where(predicate).count()
             failing[(column, failure["check"])] = predicate

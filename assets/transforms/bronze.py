@@ -57,23 +57,50 @@ def _ingestion_columns(run_id: str) -> list[Column]:
     ]
 
 
+def is_blank(value: Column) -> Column:
+    """A line with nothing but whitespace and control characters (code points up to U+0020).
+
+    The same test Spark's CSV reader uses to skip a line (Java's ``String.trim``), so a line
+    counted as landed is a line some parser saw: a tab-only line is blank, not a lost record.
+    """
+    return ~value.rlike(r"[^\x00-\x20]")
+
+
+def _without_bom(value: Column) -> Column:
+    return F.regexp_replace(value, "^\ufeff", "")
+
+
+def single_json_value(text: Column) -> Column:
+    """True when ``text`` is exactly one JSON value, with nothing after it.
+
+    Spark's JSON parser stops after the first value and ignores the rest of the line, so
+    ``{...}{...}`` and ``{...} xyz`` parse as their first object. Parsed as ``[text,0]``, an
+    array of exactly two elements means ``text`` held one value and nothing else: a second
+    value makes three elements or invalid JSON, and trailing text invalid JSON or an array
+    that closes early.
+    """
+    wrapped = F.from_json(F.concat(F.lit("["), text, F.lit(",0]")), "array<string>")
+    return F.coalesce(F.size(wrapped) == 2, F.lit(False))
+
+
 def parse_order_lines(raw_lines: DataFrame, run_id: str) -> DataFrame:
     """JSON lines (``value``, ``_source_file``) -> parsed orders plus ``_corrupt_record``.
 
-    ``_corrupt_record`` holds the raw text of a line that is not valid JSON or
-    does not fit the order schema; it is null for good lines.
+    ``_corrupt_record`` holds the raw text of a line that is not exactly one JSON object
+    fitting the order schema; it is null for good lines. A leading byte-order mark is not
+    part of the record.
     """
     schema = T.StructType([*ORDER_SCHEMA.fields, T.StructField(CORRUPT, T.StringType())])
-    parsed = F.from_json(
-        "value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-    ).alias("o")
+    text = _without_bom(F.col("value"))
+    parsed = F.from_json(text, schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}).alias("o")
     return (
-        raw_lines.where(F.trim("value") != "")
-        .select(parsed, "value", "_source_file")
+        raw_lines.where(~is_blank(F.col("value")))
+        .select(parsed, single_json_value(text).alias("_single"), "value", "_source_file")
         .select(
             *[F.col(f"o.{f.name}") for f in ORDER_SCHEMA.fields],
             # from_json nulls the whole struct for some malformed input; keep the raw text then too
-            F.when(F.col("o").isNull() | F.col(f"o.{CORRUPT}").isNotNull(), F.col("value")).alias(CORRUPT),
+            F.when(F.col("o").isNull() | F.col(f"o.{CORRUPT}").isNotNull() | ~F.col("_single"),
+                   F.col("value")).alias(CORRUPT),
             "_source_file",
             *_ingestion_columns(run_id),
         )
@@ -105,8 +132,12 @@ def rejected(records: DataFrame, source: str, reason: str) -> DataFrame:
 
 def source_file(file_path: Column) -> Column:
     """Spark's ``_metadata.file_path`` in the landing zone's canonical spelling
-    (``resources.landing.canonical_path``): a plain absolute path, or ``s3://``."""
-    local = F.regexp_replace(file_path, r"^file:/+", "/")
+    (``resources.landing.canonical_path``): a plain absolute path, or ``s3://``.
+
+    Spark gives the path URI-encoded (a space is ``%20``, ``#`` is ``%23``); ``+`` is kept as
+    it is (form decoding would turn it into a space)."""
+    decoded = F.url_decode(F.replace(file_path, F.lit("+"), F.lit("%2B")))
+    local = F.regexp_replace(decoded, r"^file:/+", "/")
     return F.regexp_replace(local, r"^s3a://", "s3://")
 
 
@@ -122,7 +153,7 @@ def file_stats(lines: DataFrame) -> DataFrame:
     survives into the string and ``is_valid_utf8`` finds it.
     """
     return lines.groupBy("_source_file").agg(
-        F.sum(F.when(F.trim("value") != "", 1).otherwise(0)).cast("long").alias("lines"),
+        F.sum(F.when(~is_blank(F.col("value")), 1).otherwise(0)).cast("long").alias("lines"),
         F.sum(F.when(~F.is_valid_utf8("value"), 1).otherwise(0)).cast("long").alias("undecodable_lines"),
     )
 

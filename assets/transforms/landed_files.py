@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 
 def screen_file(
@@ -24,6 +24,9 @@ def screen_file(
     header: Optional[Sequence[str]] = None,
 ) -> Optional[str]:
     """The reason to quarantine a file from what is known before reading it all, or None."""
+    refused = unreadable_name(name)
+    if refused:
+        return refused
     if not name.endswith(suffix):
         return f"unexpected file type: expected *{suffix}"
     if size == 0:
@@ -31,7 +34,7 @@ def screen_file(
     if size > max_bytes:
         return f"file is {size:,} bytes, over the {max_bytes:,}-byte limit (LAKEHOUSE_MAX_FILE_BYTES)"
     if header is not None:
-        first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
+        first_line = head.split(b"\n", 1)[0].rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM
         try:
             text = first_line.decode("utf-8")
         except UnicodeDecodeError:
@@ -39,6 +42,28 @@ def screen_file(
         found = next(csv.reader(io.StringIO(text)), [])
         if [c.strip() for c in found] != list(header):
             return f"unexpected columns: header is {found}, expected {list(header)}"
+    return None
+
+
+def csv_records(stream: BinaryIO) -> int:
+    """The records of a CSV file, header included, as RFC 4180 reads them: a quoted field may
+    hold newlines, so a record is not a line. A line of only whitespace is no record (Spark's
+    CSV reader skips it too). This is the count a CSV file's rows are accounted against."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    return sum(1 for row in csv.reader(text) if row and not (len(row) == 1 and not row[0].strip()))
+
+
+def unreadable_name(name: str) -> Optional[str]:
+    """Why Spark cannot read a file by this name, or None.
+
+    Hadoop's ``Path`` (Spark's file layer) cannot hold a ``:`` in a file name (the local file
+    system fails on the checksum file's name, s3a on the key), nor control characters. Every
+    other name, spaces, ``#``, ``%``, ``+`` and glob characters included, is read.
+    """
+    if ":" in name:
+        return "file name contains ':', which Hadoop (Spark's file layer) cannot read: rename the file"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "file name contains control characters, which Spark cannot read: rename the file"
     return None
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from assets.transforms.rules import RULE, blank, first_failed_rule, mark_repeats, row_hash
+from assets.quality.models import SilverCustomer, SilverOrderLine, SilverProduct
+from assets.transforms.rules import RULE, blank, contract_rules, first_failed_rule, mark_repeats, row_hash
 
 MONEY = "decimal(12,2)"
 
@@ -24,9 +25,16 @@ EXISTING_ORDER_KEYS_SCHEMA = "order_id string, line_no int, _landed_date date"
 
 # -- orders ------------------------------------------------------------------
 def explode_order_lines(bronze_orders: DataFrame) -> DataFrame:
-    """One row per order line; an order without items keeps one row with null line fields."""
+    """One row per order line; an order without items keeps one row with null line fields.
+
+    ``_raw_unit_price`` keeps the landed price before it becomes money (to tell a missing price
+    from NaN, infinity or one too large); ``_repeated_line_no`` marks every line of an order
+    record that uses a line number twice (the order is quarantined whole, not split).
+    """
     order_ts = F.try_to_timestamp(F.col("order_ts"))
-    return bronze_orders.select("*", F.explode_outer("items").alias("item")).select(
+    repeated = F.coalesce(F.size(F.array_distinct("items.line_no")) < F.size("items"), F.lit(False))
+    return bronze_orders.select("*", repeated.alias("_repeated_line_no"),
+                                F.explode_outer("items").alias("item")).select(
         "order_id",
         F.col("item.line_no").alias("line_no"),
         "customer_id",
@@ -41,6 +49,8 @@ def explode_order_lines(bronze_orders: DataFrame) -> DataFrame:
         "_source_file",
         "_landed_date",
         "_ingested_at",
+        F.col("item.unit_price").alias("_raw_unit_price"),
+        "_repeated_line_no",
     )
 
 
@@ -74,11 +84,19 @@ def validate_order_lines(
                     ("invalid_order_ts", F.col("order_ts").isNull()),
                     ("missing_customer_id", blank("customer_id")),
                     ("no_line_items", F.col("line_no").isNull()),
+                    ("repeated_line_no", F.col("_repeated_line_no")),
                     ("missing_product_id", blank("product_id")),
                     ("non_positive_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
-                    ("negative_unit_price", F.col("unit_price").isNull() | (F.col("unit_price") < 0)),
+                    ("missing_unit_price", F.col("_raw_unit_price").isNull()),
+                    ("invalid_unit_price", F.isnan("_raw_unit_price")
+                     | F.col("_raw_unit_price").isin(float("inf"), float("-inf"))),
+                    ("negative_unit_price", F.col("_raw_unit_price") < 0),
+                    ("unit_price_out_of_range", F.col("unit_price").isNull()),  # too large for money
+                    ("line_amount_out_of_range", F.col("line_amount").isNull()),  # quantity x price overflows
                     ("unknown_customer", F.col("_customer_known").isNull()),
                     ("unknown_product", F.col("_product_known").isNull()),
+                    # the table's contract, so a row that passes is a row the contract accepts
+                    *contract_rules(SilverOrderLine, lines.columns),
                 ]
             ),
         )
@@ -134,6 +152,8 @@ def validate_customer_records(bronze_customers: DataFrame) -> DataFrame:
                 ("invalid_email", ~F.col("email").rlike(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")),
                 ("invalid_signup_date", F.col("signup_date").isNull()),
                 ("invalid_updated_at", F.col("updated_at").isNull()),
+                ("signup_after_update", F.col("signup_date") > F.to_date("updated_at")),
+                *contract_rules(SilverCustomer, typed.columns),
             ]
         ),
     )
@@ -246,6 +266,7 @@ def validate_product_records(bronze_products: DataFrame) -> DataFrame:
                 ("missing_product_id", blank("product_id")),
                 ("missing_category", blank("category")),
                 ("invalid_unit_price", F.col("unit_price").isNull() | (F.col("unit_price") < 0)),
+                *contract_rules(SilverProduct, typed.columns),
             ]
         ),
     )
