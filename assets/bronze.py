@@ -92,6 +92,9 @@ def _csv_parser(columns: list[str]) -> Callable[[SparkSession, list[str], DataFr
             .option("escape", '"')
             .csv(paths)
             .select("*", t.source_file(F.col("_metadata.file_path")).alias("_source_file"))
+            # in multi-line mode Spark returns a whitespace-only line as a malformed record:
+            # like a blank line, it is no record (``lf.csv_records`` does not count it either)
+            .where(~(F.col(t.CORRUPT).isNotNull() & t.is_blank(F.col(t.CORRUPT))))
         )
         return t.csv_records(parsed, run_id)
 

@@ -16,12 +16,14 @@ Connect plugin on the server, which is not on the Maven Central CI reaches.
 """
 
 import json
+import random
+import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional, Sequence
 
 import deltalake
-from dagster import ConfigurableResource, ResourceDependency
+from dagster import ConfigurableResource, ResourceDependency, get_dagster_logger
 from delta.tables import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from pyspark.errors import AnalysisException
@@ -52,6 +54,23 @@ _METRIC_NAMES = {
 _NO_CHANGE = ("rows_inserted", "rows_updated", "rows_deleted", "rows_copied", "files_added", "files_removed",
               "bytes_written")
 
+# Delta's optimistic-concurrency conflicts: another commit touched what this one read or
+# replaces. Every write here is idempotent (a slice replaced, a MERGE recomputed against the
+# new snapshot), so it is retried from the start.
+_CONFLICTS = ("ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+              "ConcurrentTransactionException", "MetadataChangedException", "ProtocolChangedException",
+              "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED")
+
+
+class WriteConflictError(RuntimeError):
+    """A write kept conflicting with concurrent commits after every retry."""
+
+
+def is_conflict(error: BaseException) -> bool:
+    text = f"{type(error).__name__} {error}"
+    return any(marker in text for marker in _CONFLICTS)
+
+
 # The MERGE source's flag for a target row to delete (see ``DeltaLakeResource.merge``).
 _DELETE_MARK = "_merge_delete"
 
@@ -63,6 +82,7 @@ class DeltaCommit:
     version: int
     operation: str
     metrics: dict[str, int] = field(default_factory=dict)
+    attempts: int = 1  # > 1 when concurrent commits conflicted and the write was retried
 
 
 @dataclass(frozen=True)
@@ -102,6 +122,7 @@ class DeltaLakeResource(ConfigurableResource):
     spark: ResourceDependency[SparkResource]
     root: str
     object_store: Optional[ObjectStoreResource] = None
+    conflict_retries: int = 5  # a write conflicting with a concurrent commit is retried this often
 
     # -- locations ---------------------------------------------------------
     def uri(self, table: str) -> str:
@@ -185,15 +206,43 @@ class DeltaLakeResource(ConfigurableResource):
         Delta verifies every written row matches the predicate, so a bug can
         never leak rows into another day's slice.
         """
-        writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
-        if not self.exists(table) and partition_by:
-            writer = writer.partitionBy(*partition_by)
-        writer.save(self.uri(table))
-        return self.last_commit(table)
+        def write() -> DeltaCommit:
+            writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+            if not self.exists(table) and partition_by:
+                writer = writer.partitionBy(*partition_by)
+            writer.save(self.uri(table))
+            return self.last_commit(table)
+
+        return self._retrying(table, write)
 
     def overwrite(self, df: DataFrame, table: str) -> DeltaCommit:
-        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(self.uri(table))
-        return self.last_commit(table)
+        def write() -> DeltaCommit:
+            df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(self.uri(table))
+            return self.last_commit(table)
+
+        return self._retrying(table, write)
+
+    def _retrying(self, table: str, write: Callable[[], DeltaCommit]) -> DeltaCommit:
+        """Run an idempotent write, retrying it with jittered backoff while it conflicts with
+        concurrent commits (two runs of one partition, a run beside maintenance)."""
+        for attempt in range(1, self.conflict_retries + 2):
+            try:
+                return replace(write(), attempts=attempt)
+            except Exception as error:
+                if not is_conflict(error):
+                    raise
+                message = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+                if attempt > self.conflict_retries:
+                    raise WriteConflictError(
+                        f"{table}: the write conflicted with concurrent commits {attempt} times, giving up: "
+                        f"{message}. Another run or maintenance is writing the same slice; re-run when it is done."
+                    ) from error
+                delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(1.0, 1.5)
+                get_dagster_logger().warning(
+                    f"{table}: write conflicted with a concurrent commit ({message}); retry {attempt} of "
+                    f"{self.conflict_retries} in {delay:.1f}s")
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def merge(
         self,
@@ -224,6 +273,12 @@ class DeltaLakeResource(ConfigurableResource):
         with that clause Delta scans and rewrites every file of the target whatever its
         condition (delta-io/delta#7362). One MERGE is still one atomic commit.
         """
+        return self._retrying(table, lambda: self._merge_once(
+            df, table, keys, change_column=change_column, delete_missing_where=delete_missing_where,
+            delete_missing_among=delete_missing_among, match_condition=match_condition, partition_by=partition_by))
+
+    def _merge_once(self, df: DataFrame, table: str, keys: Sequence[str], *, change_column, delete_missing_where,
+                    delete_missing_among, match_condition, partition_by) -> DeltaCommit:
         if not self.exists(table):
             writer = df.write.format("delta").mode("overwrite")
             if partition_by:

@@ -176,3 +176,57 @@ def test_key_lookup_reads_only_files_whose_keys_overlap(history, spark):
     assert [(r.order_id, r._landed_date) for r in found.collect()] == [("O00200003", FIRST + timedelta(days=2))]
     files_read = set(found.inputFiles())
     assert files_read and all("_landed_date=2026-03-03" in f for f in files_read)
+
+
+def test_two_writers_of_one_slice_at_once_both_succeed_and_leave_one_copy(history, spark):
+    """Two runs of the same day at once: Delta lets one commit and fails the other with a
+    concurrent-modification conflict; the resource retries the idempotent write, so both
+    end well and the table holds the day once. Rounds repeat until a conflict happened."""
+    import threading
+
+    day = FIRST + timedelta(days=1)
+    rows = day_rows(1, amount=7)
+    attempts: list[int] = []
+    for _ in range(6):
+        barrier, errors = threading.Barrier(2), []
+
+        def write(kind: str):
+            try:
+                barrier.wait()
+                if kind == "merge":
+                    attempts.append(merge_day(history, spark, rows, day).attempts)
+                else:
+                    attempts.append(history.replace_where(spark.createDataFrame(rows, SCHEMA), "orders",
+                                                          f"_landed_date = DATE'{day}'").attempts)
+            except Exception as error:  # surfaced below
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(kind,)) for kind in ("merge", "replace")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not errors, errors
+        table = history.read("orders")
+        assert table.count() == 60
+        assert sorted(r.amount for r in table.where(f"_landed_date = DATE'{day}'").collect()) == [7] * 20
+        if max(attempts) > 1:
+            break
+    assert max(attempts) > 1, "no round produced a conflict to retry"
+
+
+def test_a_write_that_keeps_conflicting_fails_with_a_clear_message(delta, monkeypatch):
+    from resources.delta import WriteConflictError
+
+    monkeypatch.setattr("resources.delta.time.sleep", lambda _: None)
+    calls = []
+
+    def conflicting():
+        calls.append(1)
+        raise RuntimeError("[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added to partition")
+
+    with pytest.raises(WriteConflictError, match="conflicted with concurrent commits 6 times"):
+        delta._retrying("silver/orders", conflicting)
+    assert len(calls) == 6
+    with pytest.raises(ValueError):  # anything else is not retried
+        delta._retrying("silver/orders", lambda: (_ for _ in ()).throw(ValueError("bad")))

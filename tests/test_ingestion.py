@@ -192,3 +192,72 @@ def test_a_crash_between_the_bronze_commit_and_the_log_loses_and_duplicates_noth
     assert lake["delta"].read("bronze/orders").count() == 12
     assert log_by_file(lake)["part-2.jsonl"].rows_accepted == 7
     assert accounted(rerun).passed
+
+
+# -- hostile landings: odd names, odd folders, odd lines -------------------------------------------
+def test_any_file_name_is_ingested_or_refused_by_name_and_never_blocks_the_rest(lake):
+    root = lake["root"]
+    readable = ["a b.jsonl", "c#1.jsonl", "f[1].jsonl", "g%20h.jsonl", "x+y.jsonl", "i{x}.jsonl", "j*k?.jsonl",
+                "é ü.jsonl", "good.jsonl"]
+    for n, name in enumerate(readable):
+        land(root, "orders", name, order(f"O{n}") + "\n")
+    land(root, "orders", "d:e.jsonl", order("O99") + "\n")
+    result = ingest(lake)
+    assert rows_by_file(lake, "bronze/orders") == {name: 1 for name in readable}
+    log = log_by_file(lake)
+    assert {n for n, e in log.items() if e.status == "ingested"} == set(readable)
+    assert log["d:e.jsonl"].status == "quarantined" and "':'" in log["d:e.jsonl"].reason
+    assert accounted(result).passed
+    # a second run finds nothing new: every name matched its log entry
+    again = ingest(lake)
+    assert again.asset_materializations_for_node("bronze_orders")[0].metadata["files_ingested"].value == 0
+
+
+def test_a_folder_that_is_not_a_day_is_reported_by_path_and_the_good_day_ingests(lake):
+    from sensors.landing import LandingCursor, plan_tick
+
+    root = lake["root"]
+    land(root, "orders", "good.jsonl", order("O1") + "\n")
+    bad = root / "landing" / "orders" / "date=2026-13-45" / "part.jsonl"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(order("O2") + "\n")
+    ingest(lake)
+    assert rows_by_file(lake, "bronze/orders") == {"good.jsonl": 1}
+
+    landing = lake["defs"].resources["landing"]
+    plan = plan_tick(list(landing.iter_files("orders")), {}, LandingCursor(), now_ns=time.time_ns() + 10**12,
+                     settle_seconds=0, first_day=D1, last_day=None)
+    assert [(f.path, reason) for f, reason in plan.unroutable] == [
+        (str(bad), "folder date=2026-13-45 is not a calendar day")]
+    assert [f.name for f in plan.ready] == ["good.jsonl"]
+
+
+def test_json_lines_with_two_objects_or_trailing_text_are_rejected_with_their_text(lake):
+    root = lake["root"]
+    lines = [order("O1") + order("O2"), order("O3") + " xyz", order("O4") + ",", "\ufeff" + order("O5"), "\t",
+             order("O6")]
+    land(root, "orders", "part-1.jsonl", "\n".join(lines) + "\n")
+    result = ingest(lake)
+    assert sorted(r.order_id for r in lake["delta"].read("bronze/orders").collect()) == ["O5", "O6"]
+    rejected = sorted(r.raw_record for r in lake["delta"].read("bronze/rejected_orders").collect())
+    assert rejected == sorted(lines[:3])
+    entry = log_by_file(lake)["part-1.jsonl"]
+    assert (entry.lines, entry.rows_accepted, entry.rows_rejected) == (5, 2, 3)  # the tab-only line is blank
+    assert accounted(result).passed
+
+
+def test_csv_is_read_as_rfc_4180(lake):
+    root = lake["root"]
+    rows = [
+        'C000001,"Ann ""The Pizza"" Lee",ann@x.io,"1 Main St\nFlat 2",Oslo,2025-01-01,2026-01-01T00:00:00',
+        "\t",
+        "C000002,Bob,bob@x.io,2 High St,Bergen,2025-02-01,2026-01-01T00:00:00",
+    ]
+    land(root, "customers", "customers.csv", "\ufeff" + CUSTOMER_HEADER + "\r\n" + "\r\n".join(rows) + "\r\n")
+    result = ingest(lake, CUSTOMERS)
+    got = {r.customer_id: (r.name, r.address) for r in lake["delta"].read("bronze/customers").collect()}
+    assert got == {"C000001": ('Ann "The Pizza" Lee', "1 Main St\nFlat 2"), "C000002": ("Bob", "2 High St")}
+    assert lake["delta"].read("bronze/rejected_customers").count() == 0
+    entry = log_by_file(lake, "customers")["customers.csv"]
+    assert entry.status == "ingested" and (entry.lines, entry.rows_accepted) == (3, 2)  # header + 2 records
+    assert accounted(result, "bronze/customers").passed

@@ -141,10 +141,13 @@ def test_customer_history_is_scd2_in_update_order_even_when_records_land_late(sp
         customer("C2", "", "Oslo", "2026-01-01T08:00:00Z", date(2026, 1, 1)),
         customer(None, "b@x.io", "Oslo", "2026-01-01T08:00:00Z", date(2026, 1, 1)),
         customer("C3", "not-an-email", "Oslo", "2026-01-01T08:00:00Z", date(2026, 1, 1)),
+        # signed up in 2206: would break the features' tenure contract downstream
+        ("C4", "Dee", "d@x.io", "1 Main St", "Oslo", "2206-01-01", "2026-01-01T08:00:00Z", "f", date(2026, 1, 1),
+         datetime(2026, 1, 9)),
     ]
     checked = silver.validate_customer_records(spark.createDataFrame(rows, CUSTOMER_COLS))
     assert sorted(r[RULE] for r in checked.collect() if r[RULE]) == [
-        "duplicate_record", "invalid_email", "missing_customer_id", "missing_email",
+        "duplicate_record", "invalid_email", "missing_customer_id", "missing_email", "signup_after_update",
     ]
     history = silver.customer_history(silver.mark_unchanged(passed(checked))).orderBy("valid_from").collect()
     assert [(h.email, h.city, h.is_current) for h in history] == [
