@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey
 from pyspark.sql import functions as F
 
 from conftest import check_evaluations, materializations, run_graph
@@ -170,25 +171,41 @@ def test_rerunning_a_day_changes_nothing(lakehouse):
     assert merge.get("delta_rows_inserted", 0) == 0 and merge.get("delta_rows_updated", 0) == 0
 
 
-def test_failing_blocking_check_stops_downstream_assets(lakehouse):
-    """An order with a channel outside the contract passes the row rules but breaks the
-    silver contract: the blocking check fails and gold and features are not built."""
+def test_failing_blocking_check_stops_downstream_assets(lakehouse, monkeypatch):
+    """An order with a channel outside the contract is quarantined by the row rules (derived from
+    the contract). A write bug that puts such a row into silver anyway is caught by the blocking
+    contract check, which reads the committed table: gold and features are not built."""
+    from assets.transforms import silver as silver_transforms
+
     day = END + timedelta(days=1)
     landed = Path(lakehouse["root"]) / "landing" / "orders" / f"date={day}" / f"orders_{day}_part0000.jsonl"
     landed.parent.mkdir(parents=True)
     good = table(lakehouse, "silver/orders").orderBy("order_id").first()
-    landed.write_text(json.dumps({
+    order = {
         "order_id": "O999999999", "customer_id": good.customer_id, "order_ts": f"{day}T09:00:00Z",
         "channel": "kiosk", "currency": "EUR",
         "items": [{"line_no": 1, "product_id": good.product_id, "quantity": 1, "unit_price": 3.0}],
-    }) + "\n")
+    }
+    other = {**order, "order_id": "O999999998", "channel": "web"}
+    landed.write_text(json.dumps(order) + "\n" + json.dumps(other) + "\n")
+    selection = [AssetKey(["bronze", "orders"]), AssetKey(["bronze", "rejected_orders"]),
+                 AssetKey(["silver", "orders"]), AssetKey(["silver", "quarantine_orders"])]
+    screened = run_graph(lakehouse["defs"], lakehouse["instance"], partition=day.isoformat(), selection=selection)
+    assert screened.success
+    quarantined = table(lakehouse, "silver/quarantine_orders", f"_landed_date = DATE'{day}'").collect()
+    assert [(r.order_id, r.rule) for r in quarantined] == [("O999999999", "unknown_channel")]
+
+    # a write bug: the channel changes after the rules passed
+    conform = silver_transforms.conform_order_lines
+    monkeypatch.setattr(silver_transforms, "conform_order_lines",
+                        lambda lines: conform(lines.withColumn("channel", F.lit("kiosk"))))
     result = run_graph(lakehouse["defs"], lakehouse["instance"], partition=day.isoformat())
     assert not result.success
     contract = check_evaluations(result)["silver/orders:matches_contract"]
     assert not contract.passed and contract.severity.value == "ERROR"
     assert "channel" in contract.metadata["failed_rule"].value
     assert contract.metadata["failure_count"].value == 1
-    assert contract.metadata["sample_failing_keys"].value[0]["order_id"] == "O999999999"
+    assert contract.metadata["sample_failing_keys"].value[0]["order_id"] == "O999999998"
     materialized = set(materializations(result))
     assert "silver/orders" in materialized
     assert not materialized & {"gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"}
