@@ -96,6 +96,19 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     # Only files whose order ids overlap the batch's can hold a copy of one of its lines.
     existing = delta.lookup_keys("silver/orders", lines, t.ORDER_LINE_KEY, ["_landed_date"],
                                  t.EXISTING_ORDER_KEYS_SCHEMA)
+    # A late file can bring an earlier copy of lines that silver holds from a later landing day:
+    # the earliest landing wins, so those later days' copies become duplicates. Their days are
+    # re-processed in this step too, or their accounting would miss the lines the MERGE moves.
+    displaced = sorted(r[0] for r in existing.where(F.col("_landed_date") > F.lit(end))
+                       .select("_landed_date").distinct().collect())
+    if displaced:
+        days = ", ".join(f"DATE'{d.isoformat()}'" for d in displaced)
+        context.log.warning(f"silver_orders {start}..{end}: lines already in silver from later landing days "
+                            f"{[d.isoformat() for d in displaced]} landed earlier now; re-processing those days")
+        slice_ = f"({slice_}) OR _landed_date IN ({days})"
+        lines = t.explode_order_lines(delta.read("bronze/orders", slice_))
+        existing = delta.lookup_keys("silver/orders", lines, t.ORDER_LINE_KEY, ["_landed_date"],
+                                     t.EXISTING_ORDER_KEYS_SCHEMA)
     checked = t.validate_order_lines(
         lines,
         known_customer_ids=delta.read("silver/customers").select("customer_id"),
@@ -110,7 +123,7 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
             "silver/orders",
             t.ORDER_LINE_KEY,
             change_column="_row_hash",
-            delete_missing_where=between("t._landed_date", start, end),
+            delete_missing_where=slice_.replace("_landed_date", "t._landed_date"),
             # A valid line never matches a copy landed before its own day (that makes it a
             # duplicate), so the MERGE reads only the landing days from `start` on.
             match_condition=f"t._landed_date >= DATE'{start.isoformat()}'",
@@ -129,7 +142,8 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     )
     yield MaterializeResult(
         asset_key=SILVER_ORDERS,
-        metadata=write_metadata(commit, valid.schema, summary["rows_out"], **summary),
+        metadata=write_metadata(commit, valid.schema, summary["rows_out"], **summary,
+                                later_landing_days_reprocessed=[d.isoformat() for d in displaced]),
     )
     yield MaterializeResult(
         asset_key=QUARANTINE_ORDERS,

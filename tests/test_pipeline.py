@@ -210,3 +210,57 @@ def test_failing_blocking_check_stops_downstream_assets(lakehouse, monkeypatch):
     assert "silver/orders" in materialized
     assert not materialized & {"gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"}
     assert table(lakehouse, "gold/daily_sales", f"order_date = DATE'{day}'").count() == 0
+
+
+def test_a_late_file_with_earlier_copies_of_accepted_lines_reprocesses_the_later_day(lakehouse):
+    """Order X is accepted on landing day D2; then a file for D1 brings an earlier copy of X.
+    The earliest landing wins: X moves to D1, and D2 is re-processed in the same step, so its
+    copy of X is quarantined as a duplicate and D2 still accounts for every line."""
+    d1, d2 = END + timedelta(days=2), END + timedelta(days=3)
+    good = table(lakehouse, "silver/orders").orderBy("order_id").first()
+
+    def order(order_id: str, day: date) -> str:
+        return json.dumps({
+            "order_id": order_id, "customer_id": good.customer_id, "order_ts": f"{day}T09:00:00Z",
+            "channel": "web", "currency": "EUR",
+            "items": [{"line_no": 1, "product_id": good.product_id, "quantity": 2, "unit_price": 4.0}],
+        }) + "\n"
+
+    def land(day: date, name: str, text: str) -> None:
+        path = Path(lakehouse["root"]) / "landing" / "orders" / f"date={day}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    selection = [AssetKey(["bronze", "orders"]), AssetKey(["bronze", "rejected_orders"]),
+                 AssetKey(["silver", "orders"]), AssetKey(["silver", "quarantine_orders"])]
+
+    def run(day: date):
+        result = run_graph(lakehouse["defs"], lakehouse["instance"], partition=day.isoformat(), selection=selection)
+        assert result.success
+        return result
+
+    land(d1, "part-a.jsonl", order("O777000001", d1))
+    land(d2, "part-a.jsonl", order("O777000002", d1) + order("O777000003", d2))
+    run(d1)
+    run(d2)
+    land(d1, "part-late.jsonl", order("O777000002", d1))  # the earlier copy, late
+    late = run(d1)
+
+    landed = {r.order_id: r._landed_date for r in table(lakehouse, "silver/orders")
+              .where("order_id LIKE 'O777%'").collect()}
+    assert landed == {"O777000001": d1, "O777000002": d1, "O777000003": d2}
+    quarantined = [(r.order_id, r.rule, r._landed_date) for r in table(lakehouse, "silver/quarantine_orders")
+                   .where("order_id LIKE 'O777%'").collect()]
+    assert quarantined == [("O777000002", "duplicate_order_line", d2)]
+    assert materializations(late)["silver/orders"]["later_landing_days_reprocessed"] == [d2.isoformat()]
+    for day in (d1, d2):  # every bronze line of each day is in silver or its quarantine
+        bronze_lines = silver_transforms_lines(lakehouse, day)
+        in_silver = table(lakehouse, "silver/orders", f"_landed_date = DATE'{day}'").count()
+        in_quarantine = table(lakehouse, "silver/quarantine_orders", f"_landed_date = DATE'{day}'").count()
+        assert bronze_lines == in_silver + in_quarantine, day
+
+
+def silver_transforms_lines(lakehouse, day: date) -> int:
+    from assets.transforms import silver as silver_transforms
+
+    return silver_transforms.explode_order_lines(table(lakehouse, "bronze/orders", f"_landed_date = DATE'{day}'")).count()
