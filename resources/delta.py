@@ -20,7 +20,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import deltalake
 from dagster import ConfigurableResource, ResourceDependency, get_dagster_logger
@@ -222,12 +222,13 @@ class DeltaLakeResource(ConfigurableResource):
 
         return self._retrying(table, write)
 
-    def _retrying(self, table: str, write: Callable[[], DeltaCommit]) -> DeltaCommit:
+    def _retrying(self, table: str, write: Callable[[], Any]) -> Any:
         """Run an idempotent write, retrying it with jittered backoff while it conflicts with
         concurrent commits (two runs of one partition, a run beside maintenance)."""
         for attempt in range(1, self.conflict_retries + 2):
             try:
-                return replace(write(), attempts=attempt)
+                result = write()
+                return replace(result, attempts=attempt) if isinstance(result, DeltaCommit) else result
             except Exception as error:
                 if not is_conflict(error):
                     raise
@@ -471,7 +472,9 @@ class DeltaLakeResource(ConfigurableResource):
         small files (``bytes_compacted_from``) became ``files_compacted_into`` files
         (``bytes_compacted_into``); all zero when there was nothing to compact (no commit then).
         """
-        metrics = self.session.sql(f"OPTIMIZE {self.sql_name(table)}").collect()[0]["metrics"]
+        # A day's write into a partition being compacted conflicts; compaction is idempotent.
+        metrics = self._retrying(table, lambda: self.session.sql(f"OPTIMIZE {self.sql_name(table)}")
+                                 .collect()[0]["metrics"])
 
         def total_size(files_stats) -> int:
             return int(files_stats["totalSize"] or 0) if files_stats is not None else 0

@@ -230,3 +230,40 @@ def test_a_write_that_keeps_conflicting_fails_with_a_clear_message(delta, monkey
     assert len(calls) == 6
     with pytest.raises(ValueError):  # anything else is not retried
         delta._retrying("silver/orders", lambda: (_ for _ in ()).throw(ValueError("bad")))
+
+
+def test_a_day_written_while_maintenance_compacts_the_table_ends_right(history, spark):
+    """A run rewriting a day while OPTIMIZE compacts the same table: whichever commits second
+    conflicts and is retried; both succeed and the table holds every row once."""
+    import threading
+
+    day = FIRST + timedelta(days=2)
+    for i in range(4):  # small files for OPTIMIZE to compact
+        extra = [(f"X{i}{n:03d}", 1, 1, day, "h1") for n in range(5)]
+        history.merge(spark.createDataFrame(extra, SCHEMA), "orders", KEYS, change_column="_row_hash",
+                      match_condition=f"t._landed_date >= DATE'{day}'")
+    expected = history.read("orders").count()
+    barrier, errors, results = threading.Barrier(2), [], {}
+
+    def run(name, action):
+        try:
+            barrier.wait()
+            results[name] = action()
+        except Exception as error:  # surfaced below
+            errors.append(error)
+
+    rows = [(r.order_id, r.line_no, 9, r._landed_date, "h9") for r in history.read("orders", f"_landed_date = DATE'{day}'").collect()]
+    threads = [
+        threading.Thread(target=run, args=("write", lambda: history.replace_where(
+            spark.createDataFrame(rows, SCHEMA), "orders", f"_landed_date = DATE'{day}'"))),
+        threading.Thread(target=run, args=("optimize", lambda: history.optimize("orders"))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    table = history.read("orders")
+    assert table.count() == expected
+    assert {r.amount for r in table.where(f"_landed_date = DATE'{day}'").collect()} == {9}
+    assert table.groupBy(*KEYS).count().where("count > 1").count() == 0
