@@ -59,6 +59,3 @@ def between(column: str, start: date, end: date) -> str:
     """A SQL predicate for ``start <= column <= end``, as Delta's replaceWhere wants."""
     return f"{column} >= DATE'{start.isoformat()}' AND {column} <= DATE'{end.isoformat()}'"
 
-
-def days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

@@ -11,12 +11,11 @@ bronze commit and the log commit) replaces its rows instead of adding them again
 """
 
 
-import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from typing import Iterable, Optional, Sequence
 
-from dagster import ConfigurableResource, ResourceDependency, get_dagster_logger
+from dagster import ConfigurableResource, ResourceDependency
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
@@ -59,7 +58,6 @@ class IngestionLogResource(ConfigurableResource):
     """Reads (delta-rs) and records (Spark MERGE by source and path) per-file ingestion state."""
 
     delta: ResourceDependency[DeltaLakeResource]
-    commit_attempts: int = 5
 
     def entries(self, source: Optional[str] = None) -> dict[tuple[str, str], IngestionEntry]:
         """The current log row of every file, keyed by ``(source, path)``."""
@@ -79,7 +77,7 @@ class IngestionLogResource(ConfigurableResource):
         return out
 
     def record(self, entries: Sequence[IngestionEntry]) -> Optional[DeltaCommit]:
-        """Upsert the files' rows in one commit, retrying if another run committed meanwhile."""
+        """Upsert the files' rows in one commit (retried if another run committed meanwhile)."""
         if not entries:
             return None
         spark = self.delta.session
@@ -91,18 +89,8 @@ class IngestionLogResource(ConfigurableResource):
         scope = (
             f"t.source IN ({_sql_list(sources)}) AND t.landed_date IN ({_sql_list(d.isoformat() for d in days)})"
         )
-        for attempt in range(1, self.commit_attempts + 1):
-            try:
-                return self.delta.merge(df, LOG_TABLE, ["source", "path"], match_condition=scope,
-                                        partition_by=["source"])
-            except Exception as error:  # Delta's concurrency errors surface as Py4J/Spark errors
-                if "Concurrent" not in type(error).__name__ + str(error)[:500] or attempt == self.commit_attempts:
-                    raise
-                get_dagster_logger().warning(
-                    f"ingestion log commit conflicted with another run (attempt {attempt}); retrying"
-                )
-                time.sleep(0.5 * attempt)
-        return None
+        # DeltaLakeResource.merge retries when another run's commit conflicts.
+        return self.delta.merge(df, LOG_TABLE, ["source", "path"], match_condition=scope, partition_by=["source"])
 
 
 def _sql_list(values: Iterable[str]) -> str:

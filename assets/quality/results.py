@@ -8,7 +8,6 @@ lets one aggregation count every rule's failures and lets us sample failing keys
 
 from __future__ import annotations
 
-import json
 from typing import Optional, Sequence, Type
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
@@ -172,6 +171,3 @@ def unique_key_check(df: DataFrame, keys: Sequence[str]) -> AssetCheckResult:
         key=", ".join(keys),
     )
 
-
-def counts_json(counts: dict) -> str:
-    return json.dumps(counts, sort_keys=True, default=str)
