@@ -219,10 +219,12 @@ def test_products_keep_latest_version_and_quarantine_bad_rows(spark):
         ("P2", "Bad", "home", "-1.00", "a", date(2026, 1, 1), None),
         ("P3", "NoCat", "", "3.00", "a", date(2026, 1, 1), None),
         ("P4", "Typo", "toys", "abc", "a", date(2026, 1, 1), None),
+        ("P5", "Odd", "not_a_category", "1.00", "a", date(2026, 1, 1), None),  # outside the contract's domain
     ]
     checked = silver.validate_product_records(spark.createDataFrame(rows, cols))
     assert {(r.product_id, r[RULE]) for r in checked.collect() if r[RULE]} == {
         ("P2", "invalid_unit_price"), ("P3", "missing_category"), ("P4", "invalid_unit_price"),
+        ("P5", "unknown_category"),
     }
     current = silver.current_products(passed(checked)).collect()
     assert [(p.product_id, p.category, p.unit_price, p._source_records) for p in current] == [

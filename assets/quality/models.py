@@ -14,6 +14,12 @@ from pandera.pyspark import DataFrameModel, Field
 MONEY = T.DecimalType(12, 2)
 TOTAL = T.DecimalType(18, 2)
 
+# The domain the feeds (and the data generator) define: a value outside it is quarantined by the
+# row rules derived from these models, not discovered by a failing check after the write.
+PRODUCT_CATEGORIES = ["books", "electronics", "home", "garden", "toys", "grocery", "sports", "beauty"]
+CHANNELS = ["web", "app", "store"]
+CURRENCY_CODE = r"^[A-Z]{3}$"  # ISO 4217
+
 
 class SilverOrderLine(DataFrameModel):
     order_id: T.StringType() = Field(nullable=False, str_matches=r"^O\d+$")
@@ -21,8 +27,8 @@ class SilverOrderLine(DataFrameModel):
     customer_id: T.StringType() = Field(nullable=False)
     order_ts: T.TimestampType() = Field(nullable=False)
     order_date: T.DateType() = Field(nullable=False)
-    channel: T.StringType() = Field(nullable=True, isin=["web", "app", "store"])
-    currency: T.StringType() = Field(nullable=True)
+    channel: T.StringType() = Field(nullable=True, isin=CHANNELS)
+    currency: T.StringType() = Field(nullable=True, str_matches=CURRENCY_CODE)
     product_id: T.StringType() = Field(nullable=False)
     quantity: T.IntegerType() = Field(nullable=False, gt=0)
     unit_price: MONEY = Field(nullable=False, ge=0)
@@ -57,7 +63,7 @@ class SilverCustomer(DataFrameModel):
 class SilverProduct(DataFrameModel):
     product_id: T.StringType() = Field(nullable=False)
     name: T.StringType() = Field(nullable=True)
-    category: T.StringType() = Field(nullable=False)
+    category: T.StringType() = Field(nullable=False, isin=PRODUCT_CATEGORIES)
     unit_price: MONEY = Field(nullable=False, ge=0)
     landed_date: T.DateType() = Field(alias="_landed_date", nullable=False)
     source_records: T.LongType() = Field(alias="_source_records", nullable=False, ge=1)
@@ -69,7 +75,7 @@ class SilverProduct(DataFrameModel):
 
 class GoldDailySales(DataFrameModel):
     order_date: T.DateType() = Field(nullable=False)
-    category: T.StringType() = Field(nullable=False)
+    category: T.StringType() = Field(nullable=False, isin=PRODUCT_CATEGORIES)
     orders: T.LongType() = Field(nullable=False, ge=1)
     units: T.LongType() = Field(nullable=False, ge=1)
     revenue: TOTAL = Field(nullable=False, ge=0)
