@@ -293,18 +293,26 @@ def test_check_evaluations_emit_assertions_on_the_checked_table(lakehouse, event
 
 
 @pytest.mark.slow
-def test_a_failing_pandera_contract_is_a_failed_assertion(lakehouse):
-    """An order whose channel is outside the contract passes the row rules but fails pandera's
-    ``isin`` rule on ``channel``: the check's event carries exactly that failed assertion."""
+def test_a_failing_pandera_contract_is_a_failed_assertion(lakehouse, monkeypatch):
+    """A write bug puts an order whose channel is outside the contract into silver (the row
+    rules, derived from the contract, would quarantine it): the contract check fails pandera's
+    ``isin`` rule on ``channel``, and the check's event carries exactly that failed assertion."""
+    from pyspark.sql import functions as F
+
+    from assets.transforms import silver as silver_transforms
+
     day = END + timedelta(days=1)
     landed = Path(lakehouse["root"]) / "landing" / "orders" / f"date={day}" / f"orders_{day}_part0000.jsonl"
     landed.parent.mkdir(parents=True)
     good = lakehouse["delta"].read("silver/orders").orderBy("order_id").first()
     landed.write_text(json.dumps({
         "order_id": "O999999999", "customer_id": good.customer_id, "order_ts": f"{day}T09:00:00Z",
-        "channel": "kiosk", "currency": "EUR",
+        "channel": "web", "currency": "EUR",
         "items": [{"line_no": 1, "product_id": good.product_id, "quantity": 1, "unit_price": 3.0}],
     }) + "\n")
+    conform = silver_transforms.conform_order_lines
+    monkeypatch.setattr(silver_transforms, "conform_order_lines",
+                        lambda lines: conform(lines.withColumn("channel", F.lit("kiosk"))))
     selection = [AssetKey(["bronze", "orders"]), AssetKey(["bronze", "rejected_orders"]),
                  AssetKey(["silver", "orders"]), AssetKey(["silver", "quarantine_orders"])]
     result = run_graph(lakehouse["defs"], lakehouse["instance"], partition=day.isoformat(), selection=selection)
