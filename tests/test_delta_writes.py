@@ -178,35 +178,41 @@ def test_key_lookup_reads_only_files_whose_keys_overlap(history, spark):
     assert files_read and all("_landed_date=2026-03-03" in f for f in files_read)
 
 
+def at_once(*actions):
+    """Run the actions in threads released together; their results, in order (errors raised)."""
+    import threading
+
+    barrier, results, errors = threading.Barrier(len(actions)), [None] * len(actions), []
+
+    def run(i, action):
+        try:
+            barrier.wait()
+            results[i] = action()
+        except Exception as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    return results
+
+
 def test_two_writers_of_one_slice_at_once_both_succeed_and_leave_one_copy(history, spark):
     """Two runs of the same day at once: Delta lets one commit and fails the other with a
     concurrent-modification conflict; the resource retries the idempotent write, so both
     end well and the table holds the day once. Rounds repeat until a conflict happened."""
-    import threading
-
     day = FIRST + timedelta(days=1)
     rows = day_rows(1, amount=7)
     attempts: list[int] = []
     for _ in range(6):
-        barrier, errors = threading.Barrier(2), []
-
-        def write(kind: str):
-            try:
-                barrier.wait()
-                if kind == "merge":
-                    attempts.append(merge_day(history, spark, rows, day).attempts)
-                else:
-                    attempts.append(history.replace_where(spark.createDataFrame(rows, SCHEMA), "orders",
-                                                          f"_landed_date = DATE'{day}'").attempts)
-            except Exception as error:  # surfaced below
-                errors.append(error)
-
-        threads = [threading.Thread(target=write, args=(kind,)) for kind in ("merge", "replace")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        assert not errors, errors
+        commits = at_once(
+            lambda: merge_day(history, spark, rows, day),
+            lambda: history.replace_where(spark.createDataFrame(rows, SCHEMA), "orders", f"_landed_date = DATE'{day}'"),
+        )
+        attempts += [c.attempts for c in commits]
         table = history.read("orders")
         assert table.count() == 60
         assert sorted(r.amount for r in table.where(f"_landed_date = DATE'{day}'").collect()) == [7] * 20
@@ -235,7 +241,6 @@ def test_a_write_that_keeps_conflicting_fails_with_a_clear_message(delta, monkey
 def test_a_day_written_while_maintenance_compacts_the_table_ends_right(history, spark):
     """A run rewriting a day while OPTIMIZE compacts the same table: whichever commits second
     conflicts and is retried; both succeed and the table holds every row once."""
-    import threading
 
     day = FIRST + timedelta(days=2)
     for i in range(4):  # small files for OPTIMIZE to compact
@@ -243,26 +248,12 @@ def test_a_day_written_while_maintenance_compacts_the_table_ends_right(history, 
         history.merge(spark.createDataFrame(extra, SCHEMA), "orders", KEYS, change_column="_row_hash",
                       match_condition=f"t._landed_date >= DATE'{day}'")
     expected = history.read("orders").count()
-    barrier, errors, results = threading.Barrier(2), [], {}
-
-    def run(name, action):
-        try:
-            barrier.wait()
-            results[name] = action()
-        except Exception as error:  # surfaced below
-            errors.append(error)
-
-    rows = [(r.order_id, r.line_no, 9, r._landed_date, "h9") for r in history.read("orders", f"_landed_date = DATE'{day}'").collect()]
-    threads = [
-        threading.Thread(target=run, args=("write", lambda: history.replace_where(
-            spark.createDataFrame(rows, SCHEMA), "orders", f"_landed_date = DATE'{day}'"))),
-        threading.Thread(target=run, args=("optimize", lambda: history.optimize("orders"))),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not errors, errors
+    rows = [(r.order_id, r.line_no, 9, r._landed_date, "h9")
+            for r in history.read("orders", f"_landed_date = DATE'{day}'").collect()]
+    at_once(
+        lambda: history.replace_where(spark.createDataFrame(rows, SCHEMA), "orders", f"_landed_date = DATE'{day}'"),
+        lambda: history.optimize("orders"),
+    )
     table = history.read("orders")
     assert table.count() == expected
     assert {r.amount for r in table.where(f"_landed_date = DATE'{day}'").collect()} == {9}
