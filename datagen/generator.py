@@ -1,7 +1,8 @@
 """A seeded landing zone with the dirt real feeds have, written as a stream.
 
-Only the customers' and products' latest versions are held in memory (O(customers +
-products)); orders are generated and written one at a time, so the order count is
+Only the customers' latest versions and the prices of the last few days are held in memory
+(O(customers + products)); orders are generated and written one at a time, and the copies
+re-delivered on the next day wait in an anonymous temporary file, so the order count is
 bounded by disk, not memory. The same config always gives byte-identical files.
 """
 
@@ -11,11 +12,12 @@ import csv
 import json
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from random import Random
-from typing import Optional
+from typing import IO, Optional
 
 from datagen.config import GeneratorConfig
 
@@ -42,6 +44,45 @@ ORDER_DIRT = [
     "negative_quantity",
     "empty_items",
 ]
+# The order in which the first orders of a run are given each kind, so that every kind lands
+# at least once when the run has room for them (see ``_forced_dirt``).
+FORCED_DIRT = [
+    "malformed_line", "null_customer_id", "null_order_ts", "unknown_customer", "negative_quantity",
+    "empty_items", "duplicate_in_file", "duplicate_redelivered", "late_arriving",
+]
+# How many days before its landing day a late order can have been placed.
+MAX_LATENESS = 3
+
+
+def _forced_dirt(counts: list[int]) -> dict[int, str]:
+    """Order number -> the dirt kind it is given, so that each kind lands at least once.
+
+    ``counts`` are the orders per landing day. The first orders take the kinds in
+    ``FORCED_DIRT`` order, skipping a kind their day cannot hold (a late order needs an earlier
+    day, a re-delivery a later one); the last order before the final day takes the re-delivery
+    if it is still due. Every kind is placed when the run has at least nine orders and two
+    days; a smaller run lacks some kinds, and the manifest counts them as 0.
+    """
+    days = len(counts)
+    pending = [k for k in FORCED_DIRT if days > 1 or k not in ("late_arriving", "duplicate_redelivered")]
+    last_before_final_day = sum(counts[:-1])
+    plan: dict[int, str] = {}
+    number = 0
+    for index, count in enumerate(counts):
+        for _ in range(count):
+            number += 1
+            if not pending:
+                return plan
+            if number == last_before_final_day and "duplicate_redelivered" in pending:
+                kind: Optional[str] = "duplicate_redelivered"
+            else:
+                kind = next((k for k in pending if not (
+                    (k == "late_arriving" and index == 0)
+                    or (k == "duplicate_redelivered" and index == days - 1))), None)
+            if kind:
+                pending.remove(kind)
+                plan[number] = kind
+    return plan
 
 
 def _ts(moment: datetime) -> str:
@@ -97,15 +138,21 @@ class _OrderFiles:
     def _open(self):
         return (self.folder / f"orders_{self.day.isoformat()}_part{self.part:04d}.jsonl").open("w", encoding="utf-8")
 
-    def write(self, line: str) -> None:
-        if self.lines_in_part == self.per_file:
+    def write(self, *lines: str) -> None:
+        """Write ``lines`` into one part file (an order and its in-file copy are never split).
+
+        A new part starts when they do not fit into the current one; a group longer than
+        ``per_file`` (only with ``per_file`` 1) gets a part of its own.
+        """
+        if self.lines_in_part and self.lines_in_part + len(lines) > self.per_file:
             self.handle.close()
             self.part += 1
             self.lines_in_part = 0
             self.handle = self._open()
-        self.handle.write(line + "\n")
-        self.lines_in_part += 1
-        self.lines += 1
+        for line in lines:
+            self.handle.write(line + "\n")
+        self.lines_in_part += len(lines)
+        self.lines += len(lines)
 
     def close(self) -> None:
         self.handle.close()
@@ -118,7 +165,11 @@ class LandingZoneGenerator:
         self.root = Path(config.root)
         self.customers: list[Customer] = []
         self.active_by_day: list[int] = []  # customers signed up by the end of each day
-        self.prices: list[float] = []
+        self.prices: list[float] = []  # the current price of each product
+        # Prices in effect on each of the last days, so a late order is priced at its order
+        # day (unchanged days share one list).
+        self.prices_by_day: dict[int, list[float]] = {}
+        self.forced_dirt: dict[int, str] = {}
         self.manifest = {
             "config": {k: v for k, v in config.as_dict().items() if k != "root"},  # same bytes wherever written
             "days": [config.day(i).isoformat() for i in range(config.days)],
@@ -220,10 +271,15 @@ class LandingZoneGenerator:
             self.manifest["products"]["dirt"] = {"products_negative_price": 1, "products_null_category": 1}
         elif index % 3 == 0:
             rows = []
+            self.prices = list(self.prices)  # earlier days keep theirs
             for n in sorted(self.rng.sample(range(cfg.products), max(1, cfg.products // 20))):
                 self.prices[n] = round(self.prices[n] * self.rng.uniform(0.8, 1.2), 2) or 1.0
                 rows.append([f"P{n + 1:05d}", f"Product {n + 1}", CATEGORIES[n % len(CATEGORIES)], f"{self.prices[n]:.2f}"])
         else:
+            rows = []
+        self.prices_by_day[index] = self.prices
+        self.prices_by_day.pop(index - MAX_LATENESS - 1, None)
+        if not rows:
             return
         out = _CsvFile(self.root / "products" / f"date={day}" / f"products_{day}.csv", PRODUCT_HEADER)
         for row in rows:
@@ -232,11 +288,13 @@ class LandingZoneGenerator:
         self.manifest["products"]["rows_by_landing_date"][day.isoformat()] = out.rows
 
     # -- orders ----------------------------------------------------------------
-    def _order(self, order_number: int, order_day: int, landing_day: date) -> dict:
+    def _order(self, order_number: int, order_day: int) -> dict:
+        """An order placed on ``order_day``, with the customers and prices of that day."""
         customer = self.customers[self.rng.randrange(self.active_by_day[order_day])]
         moment = datetime.combine(self.config.day(order_day), time(self.rng.randrange(24), self.rng.randrange(60), self.rng.randrange(60)))
+        prices = self.prices_by_day[order_day]
         count = self.rng.randint(1, 5)
-        products = self.rng.sample(range(len(self.prices)), min(count, len(self.prices)))
+        products = self.rng.sample(range(len(prices)), min(count, len(prices)))
         return {
             "order_id": f"O{order_number:09d}",
             "customer_id": customer.customer_id,
@@ -245,14 +303,14 @@ class LandingZoneGenerator:
             "currency": "EUR",
             "items": [
                 {"line_no": i + 1, "product_id": f"P{p + 1:05d}", "quantity": self.rng.randint(1, 5),
-                 "unit_price": self.prices[p]}
+                 "unit_price": prices[p]}
                 for i, p in enumerate(products)
             ],
         }
 
-    def _dirt_for(self, index: int, position: int, forced: list[str]) -> Optional[str]:
-        if forced:
-            return forced.pop(0)
+    def _dirt_for(self, index: int, number: int) -> Optional[str]:
+        if number in self.forced_dirt:
+            return self.forced_dirt[number]
         if self.rng.random() >= self.config.dirt_rate * len(ORDER_DIRT):
             return None
         kind = self.rng.choice(ORDER_DIRT)
@@ -262,30 +320,37 @@ class LandingZoneGenerator:
             return None
         return kind
 
-    def _write_orders(self, index: int, first_number: int, count: int, redelivered: list[str], forced: list[str]) -> list[str]:
+    def _write_orders(self, index: int, first_number: int, count: int, redelivered: Optional[IO[str]]) -> IO[str]:
+        """Write the day's orders after ``redelivered`` (yesterday's copies, a file that is closed
+        here); return the file holding the copies to re-deliver tomorrow."""
         cfg, day = self.config, self.config.day(index)
         stats = self.manifest["orders"]
         files = _OrderFiles(self.root / "orders" / f"date={day}", day, cfg.orders_per_file)
         order_lines = 0
         late = 0
-        next_redelivered: list[str] = []
+        # On disk, not in a list: the copies of a large run must not grow the memory.
+        next_redelivered = tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.root)
 
-        def emit(line: str, parseable_items: Optional[int]) -> None:
+        def emit(lines: list[str], parseable_items: Optional[int]) -> None:
             nonlocal order_lines
-            files.write(line)
+            files.write(*lines)
             if parseable_items is not None:
-                order_lines += max(1, parseable_items)
+                order_lines += max(1, parseable_items) * len(lines)
 
-        for line in redelivered:
-            emit(line, len(json.loads(line)["items"]))
+        if redelivered is not None:
+            redelivered.seek(0)
+            for line in redelivered:
+                line = line.rstrip("\n")
+                emit([line], len(json.loads(line)["items"]))
+            redelivered.close()
         for position in range(count):
             number = first_number + position
-            kind = self._dirt_for(index, position, forced)
+            kind = self._dirt_for(index, number)
             order_day = index
             if kind == "late_arriving":
-                order_day = index - self.rng.randint(1, min(3, index))
+                order_day = index - self.rng.randint(1, min(MAX_LATENESS, index))
                 late += 1
-            order = self._order(number, order_day, day)
+            order = self._order(number, order_day)
             if kind == "null_customer_id":
                 order["customer_id"] = None
             elif kind == "null_order_ts":
@@ -298,13 +363,13 @@ class LandingZoneGenerator:
                 order["items"] = []
             line = json.dumps(order)
             if kind == "malformed_line":
-                emit(line[: len(line) // 2], None)
+                emit([line[: len(line) // 2]], None)
+            elif kind == "duplicate_in_file":
+                emit([line, line], len(order["items"]))  # both copies in one part file
             else:
-                emit(line, len(order["items"]))
-            if kind == "duplicate_in_file":
-                emit(line, len(order["items"]))
-            elif kind == "duplicate_redelivered":
-                next_redelivered.append(line)
+                emit([line], len(order["items"]))
+            if kind == "duplicate_redelivered":
+                next_redelivered.write(line + "\n")
             if kind:
                 stats["dirt"][kind] += 1
                 if len(stats["dirt_order_ids"][kind]) < 20:
@@ -325,21 +390,18 @@ class LandingZoneGenerator:
             shutil.rmtree(self.root / sub, ignore_errors=True)
         (self.root / "_manifest.json").unlink(missing_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
+        counts = [cfg.orders // cfg.days + (1 if index < cfg.orders % cfg.days else 0) for index in range(cfg.days)]
         # The first orders carry each kind of dirt, so even a tiny run has all of them.
-        forced_day0 = ["malformed_line", "null_customer_id", "null_order_ts", "unknown_customer",
-                       "negative_quantity", "empty_items", "duplicate_in_file"]
-        if cfg.days > 1:
-            forced_day0.append("duplicate_redelivered")
-        redelivered: list[str] = []
+        self.forced_dirt = _forced_dirt(counts)
+        redelivered: Optional[IO[str]] = None
         number = 1
-        for index in range(cfg.days):
+        for index, count in enumerate(counts):
             self._write_customers(index)
             self._write_products(index)
-            count = cfg.orders // cfg.days + (1 if index < cfg.orders % cfg.days else 0)
-            forced = forced_day0 if index == 0 else (["late_arriving"] if index == 1 else [])
-            redelivered = self._write_orders(index, number, count, redelivered, forced[:count])
+            redelivered = self._write_orders(index, number, count, redelivered)
             number += count
             log.info("landed %s: %d orders", cfg.day(index), count)
+        redelivered.close()  # empty: nothing is re-delivered from the last day
         self.manifest["customers"]["distinct_customers"] = len(self.customers)
         (self.root / "_manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
         return self.manifest
