@@ -41,6 +41,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+# Private but unavoidable: dagster 1.13 has no public RunRequest argument or name for a partition-range run's tags.
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from resources.ingestion_log import IngestionEntry, IngestionLogResource

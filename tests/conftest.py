@@ -41,6 +41,7 @@ def spark(spark_resource):
 
 def run_graph(defs, instance, *, start=None, end=None, partition=None, selection=None):
     """Materialize the asset graph (or a selection) for a day or, as one run, a range of days."""
+    # Private but unavoidable: execute_in_process takes no partition range, and the range tags have no public name.
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     tags = {}

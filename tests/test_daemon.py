@@ -80,6 +80,7 @@ def step_error_text(error) -> str:
 
 def wait_until(instance: DagsterInstance, done, what: str, timeout: float, log: Path) -> None:
     """Poll until ``done()`` holds and nothing runs or waits; fail with the runs' errors otherwise."""
+    # Private but unavoidable: get_backfills filters by BulkActionStatus, which dagster does not export.
     from dagster._core.execution.backfill import BulkActionStatus
 
     deadline = time.monotonic() + timeout

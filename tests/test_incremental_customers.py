@@ -52,6 +52,7 @@ def lakehouse(tmp_path_factory, spark):
 
 
 def run(lakehouse, partition=None, start=None, end=None, reingest=False):
+    # Private but unavoidable: execute_in_process takes no partition range, and the range tags have no public name.
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end} if start else {}
