@@ -67,7 +67,7 @@ from openlineage.client.git import _find_git_dir, get_git_version
 from openlineage.client.uuid import generate_new_uuid
 
 from assets.transforms.column_lineage import ColumnLineage
-from resources.lineage import LineageResource, dataset_identity
+from resources.lineage import LineageResource, dataset_identity, namespace_uri
 from resources.settings import REPO_ROOT
 
 LINEAGE_PARAM = "lineage"
@@ -187,8 +187,7 @@ class _Step:
         table = _table(key)
         uri = str(meta.get("dagster/uri") or lineage.table_uri(table))
         namespace, name = dataset_identity(uri)
-        facets: dict[str, Any] = {"dataSource": _facet(lineage, datasource_dataset.DatasourceDatasetFacet,
-                                                       name=namespace, uri=namespace)}
+        facets: dict[str, Any] = {"dataSource": _datasource(lineage, namespace)}
         schema = meta.get("dagster/column_schema")
         if isinstance(schema, TableSchema):
             facets["schema"] = _facet(lineage, schema_dataset.SchemaDatasetFacet, fields=[
@@ -332,9 +331,14 @@ def _input(lineage: LineageResource, uri: str, input_facets: Optional[dict] = No
     namespace, name = dataset_identity(uri)
     return InputDataset(
         namespace=namespace, name=name,
-        facets={"dataSource": _facet(lineage, datasource_dataset.DatasourceDatasetFacet, name=namespace, uri=namespace)},
+        facets={"dataSource": _datasource(lineage, namespace)},
         inputFacets=input_facets or {},
     )
+
+
+def _datasource(lineage: LineageResource, namespace: str):
+    """Named like the namespace (as openlineage-spark does); ``uri`` is that namespace as a URI (``file:///``)."""
+    return _facet(lineage, datasource_dataset.DatasourceDatasetFacet, name=namespace, uri=namespace_uri(namespace))
 
 
 def _column_lineage_facet(lineage: LineageResource, declared: ColumnLineage, columns: list[str]):

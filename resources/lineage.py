@@ -20,7 +20,9 @@ the transport's own retry settings are.
 
 Datasets are named as openlineage-spark names the same paths, so events from
 both sources meet in a backend: namespace ``file`` and the absolute path for
-local files; namespace ``s3://bucket`` and the key for object stores.
+local files; namespace ``s3://bucket`` and the key for object stores. Fields the
+spec types as ``format: uri`` (a dataset's dataSource ``uri``, ``producer``) are
+absolute URIs: ``file``, a namespace but no URI, becomes ``file:///``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dagster import ConfigurableResource, InitResourceContext, get_dagster_logge
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import RunEvent
 from openlineage.client.transport.file import FileConfig, FileTransport
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
 # URI naming this producer in every event and facet (an URN: the project has no public URL).
 PRODUCER = "urn:lakehouse-platform:dagster-assets"
@@ -52,6 +54,17 @@ def dataset_identity(uri: str) -> tuple[str, str]:
     if scheme in ("s3a", "s3n"):
         scheme = "s3"
     return f"{scheme}://{parsed.netloc}", parsed.path.lstrip("/")
+
+
+def namespace_uri(namespace: str) -> str:
+    """A dataset namespace as the absolute URI of its data source (the dataSource facet's ``uri``,
+    ``format: uri`` in the spec): ``s3://bucket`` as it is; openlineage-spark's bare ``file``, which
+    has no scheme and so is no URI, as ``file:///``, the local file system its absolute paths name."""
+    if namespace == "file":
+        return "file:///"
+    if not urlparse(namespace).scheme:
+        raise ValueError(f"dataset namespace {namespace!r} is not a URI")
+    return namespace
 
 
 class LineageResource(ConfigurableResource):
@@ -72,7 +85,14 @@ class LineageResource(ConfigurableResource):
         "min/max from Delta's file statistics (no data scan); 'scan' adds approximate distinct counts at the "
         "cost of one aggregation pass over the written slice; 'off' sends none.",
     )
-    producer: str = PRODUCER
+    producer: str = Field(default=PRODUCER, description="URI of the producer, in every event and facet.")
+
+    @field_validator("producer")
+    @classmethod
+    def _producer_is_a_uri(cls, value: str) -> str:
+        if not urlparse(value).scheme:  # the spec's `format: uri`: a scheme, at least
+            raise ValueError(f"the OpenLineage producer must be an absolute URI, not {value!r}")
+        return value
 
     _client: Optional[OpenLineageClient] = PrivateAttr(default=None)
     _dropped: int = PrivateAttr(default=0)

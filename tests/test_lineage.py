@@ -23,7 +23,7 @@ from conftest import REPO_ROOT, check_evaluations, load_platform_definitions, ma
 START = date(2026, 1, 1)
 DAYS = 2
 END = START + timedelta(days=DAYS - 1)
-SPEC_DIR = REPO_ROOT.parent / "shared" / "openlineage-spec"
+SPEC_DIR = REPO_ROOT / "tests" / "data" / "openlineage-spec"  # the official schemas, vendored (see its README)
 GOLD_AND_FEATURES = ["gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"]
 
 
@@ -36,6 +36,26 @@ def test_datasets_are_named_like_openlineage_spark():
     assert dataset_identity("file:/data/x") == ("file", "/data/x")
     assert dataset_identity("s3a://bucket/tables/silver/orders") == ("s3://bucket", "tables/silver/orders")
     assert dataset_identity("s3://bucket/landing/orders") == ("s3://bucket", "landing/orders")
+
+
+def test_uri_fields_are_absolute_uris_even_for_the_bare_file_namespace(tmp_path):
+    """``file`` names a namespace (openlineage-spark's convention) but is no URI: the dataSource
+    facet's ``uri`` (``format: uri``) is ``file:///``; object stores' namespaces are URIs already."""
+    from pydantic import ValidationError
+
+    from assets.lineage import _input
+    from resources.lineage import LineageResource, namespace_uri
+
+    assert namespace_uri("file") == "file:///"
+    assert namespace_uri("s3://bucket") == "s3://bucket"
+    with pytest.raises(ValueError):
+        namespace_uri("bucket")
+    lineage = LineageResource(table_root=str(tmp_path / "tables"), landing_root=str(tmp_path / "landing"))
+    dataset = _input(lineage, lineage.table_uri("silver/orders"))
+    assert (dataset.namespace, dataset.facets["dataSource"].name, dataset.facets["dataSource"].uri) == (
+        "file", "file", "file:///")
+    with pytest.raises(ValidationError, match="absolute URI"):
+        LineageResource(table_root="/t", landing_root="/l", producer="lakehouse-platform")
 
 
 # -- the shared end-to-end run ------------------------------------------------------------------
@@ -96,10 +116,9 @@ def table_name(lakehouse, table: str) -> str:
 # -- schema validation --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def spec_registry():
-    if not (SPEC_DIR / "OpenLineage.json").is_file():
-        pytest.skip(f"the official OpenLineage JSON Schemas are not at {SPEC_DIR} (expected OpenLineage.json and "
-                    f"facets/*.json next to the repository)")
     from referencing import Registry, Resource
+
+    assert (SPEC_DIR / "OpenLineage.json").is_file(), f"the vendored OpenLineage JSON Schemas are missing: {SPEC_DIR}"
 
     resources = []
     for path in [SPEC_DIR / "OpenLineage.json", *sorted((SPEC_DIR / "facets").glob("*.json"))]:
@@ -109,11 +128,26 @@ def spec_registry():
 
 
 def _validate(registry, instance: dict, schema_url: str) -> None:
+    """Validate ``instance`` against the schema at ``schema_url``, ``format`` keywords included: with
+    rfc3986-validator and rfc3339-validator installed (the test extra) the format checker checks
+    ``uri`` and ``date-time``; without them jsonschema would pass any string."""
     from jsonschema import Draft202012Validator
 
     base = schema_url.split("#", 1)[0]
     assert base in registry, f"no official schema with $id {base} in {SPEC_DIR}"
-    Draft202012Validator({"$ref": schema_url}, registry=registry).validate(instance)
+    validator = Draft202012Validator({"$ref": schema_url}, registry=registry,
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator.validate(instance)
+
+
+def validate_event(registry, event: dict) -> set[str]:
+    """The event against its schemaURL and each facet against its _schemaURL; the facets' names."""
+    _validate(registry, event, event["schemaURL"])
+    names = set()
+    for name, facet in _facets(event):
+        _validate(registry, facet, facet["_schemaURL"])
+        names.add(name)
+    return names
 
 
 def _facets(event: dict):
@@ -130,14 +164,46 @@ def test_every_event_validates_against_the_official_schemas(lakehouse, events, s
     assert len(everything) == len(events) > 40
     facet_kinds = set()
     for event in everything:
-        _validate(spec_registry, event, event["schemaURL"])
+        facet_kinds |= validate_event(spec_registry, event)
         assert datetime.fromisoformat(event["eventTime"]).tzinfo is not None
-        for name, facet in _facets(event):
-            _validate(spec_registry, facet, facet["_schemaURL"])
-            facet_kinds.add(name)
+        for dataset in [*event["inputs"], *event["outputs"]]:
+            assert (dataset["namespace"], dataset["facets"]["dataSource"]["uri"]) == ("file", "file:///")
     assert facet_kinds >= {"parent", "nominalTime", "jobType", "sourceCodeLocation", "processing_engine", "schema",
                            "dataSource", "version", "outputStatistics", "dataQualityMetrics", "columnLineage",
                            "dataQualityAssertions"}
+
+
+def test_the_format_checker_is_live(tmp_path, spec_registry):
+    """The validator above rejects what only a ``format`` keyword forbids: a dataSource ``uri`` of
+    ``file`` (no scheme), an eventTime without a zone, a runId that is no UUID. Without the format
+    packages jsonschema would skip these checks silently and this test would fail."""
+    from jsonschema import Draft202012Validator, ValidationError
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.serde import Serde
+    from openlineage.client.uuid import generate_new_uuid
+
+    from assets.lineage import _input
+    from resources.lineage import LineageResource
+
+    assert {"uri", "date-time", "uuid"} <= set(Draft202012Validator.FORMAT_CHECKER.checkers)
+    lineage = LineageResource(table_root=str(tmp_path / "tables"), landing_root=str(tmp_path / "landing"))
+    event = json.loads(Serde.to_json(RunEvent(
+        eventType=RunState.COMPLETE, eventTime="2026-01-01T09:00:00.123456+00:00",
+        run=Run(runId=str(generate_new_uuid())), job=Job(namespace="lakehouse", name="silver/orders"),
+        inputs=[_input(lineage, lineage.landing_uri("orders"))], outputs=[], producer=lineage.producer,
+    )))
+    assert validate_event(spec_registry, event) == {"dataSource"}  # the platform's own event is valid
+
+    def rejected(change, message: str) -> None:
+        broken = json.loads(json.dumps(event))
+        change(broken)
+        with pytest.raises(ValidationError, match=message):
+            validate_event(spec_registry, broken)
+
+    rejected(lambda e: e["inputs"][0]["facets"]["dataSource"].update(uri="file"), "is not a 'uri'")
+    rejected(lambda e: e.update(eventTime="2026-01-01T09:00:00"), "is not a 'date-time'")
+    rejected(lambda e: e["run"].update(runId="run-1"), "is not a 'uuid'")
+    rejected(lambda e: e.update(producer="lakehouse-platform"), "is not a 'uri'")
 
 
 # -- content ------------------------------------------------------------------------------------
@@ -293,7 +359,7 @@ def test_check_evaluations_emit_assertions_on_the_checked_table(lakehouse, event
 
 
 @pytest.mark.slow
-def test_a_failing_pandera_contract_is_a_failed_assertion(lakehouse, monkeypatch):
+def test_a_failing_pandera_contract_is_a_failed_assertion(lakehouse, monkeypatch, spec_registry):
     """A write bug puts an order whose channel is outside the contract into silver (the row
     rules, derived from the contract, would quarantine it): the contract check fails pandera's
     ``isin`` rule on ``channel``, and the check's event carries exactly that failed assertion."""
@@ -319,6 +385,7 @@ def test_a_failing_pandera_contract_is_a_failed_assertion(lakehouse, monkeypatch
     assert not check_evaluations(result)["silver/orders:matches_contract"].passed
     events = by_job(read_events(lakehouse["events_file"], result.run_id))
     (event,) = events["silver/orders:matches_contract"]
+    validate_event(spec_registry, event)
     assertions = event["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
     failed = [(a.get("column"), a["assertion"]) for a in assertions if not a["success"]]
     assert failed == [("channel", "isin")]
@@ -327,7 +394,7 @@ def test_a_failing_pandera_contract_is_a_failed_assertion(lakehouse, monkeypatch
 
 
 @pytest.mark.slow
-def test_a_failed_step_emits_fail_with_the_error(tmp_path, spark):
+def test_a_failed_step_emits_fail_with_the_error(tmp_path, spark, spec_registry):
     """gold/daily_sales on an empty lakehouse: reading silver fails, the event says why."""
     defs = _build(tmp_path)
     result = run_graph(defs, DagsterInstance.ephemeral(), partition=START.isoformat(),
@@ -339,6 +406,7 @@ def test_a_failed_step_emits_fail_with_the_error(tmp_path, spark):
     assert error["programmingLanguage"] == "python"
     assert "silver/orders" in error["message"] and "Traceback" in error["stackTrace"]
     assert events[1]["run"]["runId"] == events[0]["run"]["runId"]
+    assert "errorMessage" in validate_event(spec_registry, events[1])
 
 
 def _closed_port() -> int:
