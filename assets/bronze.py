@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Callable, Optional
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
@@ -24,7 +23,6 @@ from dagster import (
     Config,
     MaterializeResult,
     MetadataValue,
-    asset_check,
     multi_asset,
 )
 from pydantic import Field
@@ -34,7 +32,8 @@ from pyspark.sql import types as T
 
 from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
-from assets.partitions import between, daily_partitions, partition_dates, single_run
+from assets.partitions import daily_partitions, partition_dates, single_run
+from assets.quality.checks import Tables, TableCheck, check_specs, evaluate
 from assets.quality.results import check_result
 from assets.transforms import bronze as t
 from assets.transforms import landed_files as lf
@@ -217,6 +216,12 @@ def _bronze_asset(source: LandedSource):
     table_key = AssetKey(["bronze", source.name])
     rejects_key = AssetKey(["bronze", f"rejected_{source.name}"])
     structured = source.header is None
+    checks = [TableCheck(
+        table_key, "landed_lines_accounted",
+        "Every line of every ingested file is in bronze or in the reject table, once: per file, lines in the "
+        "ingestion log = bronze rows + rejected lines; quarantined files are listed with their reasons.",
+        lambda tables: landed_lines_accounted(tables), partitioned=True,
+    )]
 
     @multi_asset(
         name=f"bronze_{source.name}",
@@ -229,6 +234,7 @@ def _bronze_asset(source: LandedSource):
                 kinds={"spark", "delta"},
             ),
         ],
+        check_specs=check_specs(checks),
         partitions_def=daily_partitions,
         backfill_policy=single_run,
     )
@@ -323,26 +329,14 @@ def _bronze_asset(source: LandedSource):
             asset_key=rejects_key,
             metadata=write_metadata(reject_commit, t.rejected(records, "", "").schema, rejected_rows),
         )
+        yield from evaluate(checks, Tables(delta, ingestion_log, start, end))
 
-    @asset_check(
-        asset=table_key,
-        name="landed_lines_accounted",
-        blocking=True,
-        partitions_def=daily_partitions,
-        description="Every line of every ingested file is in bronze or in the reject table, once: per file, "
-        "lines in the ingestion log = bronze rows + rejected lines; quarantined files are listed with "
-        "their reasons.",
-    )
-    @emits_lineage
-    def landed_lines_accounted(
-        context: AssetCheckExecutionContext, delta: DeltaLakeResource, ingestion_log: IngestionLogResource
-    ) -> AssetCheckResult:
-        start, end = partition_dates(context)
-        entries = {e.path: e for e in ingestion_log.entries(source.name).values() if start <= e.landed_date <= end}
-        slice_ = between("_landed_date", start, end)
+    def landed_lines_accounted(tables: Tables) -> AssetCheckResult:
+        entries = {e.path: e for e in tables.ingestion_log.entries(source.name).values()
+                   if tables.start <= e.landed_date <= tables.end}
         in_tables: dict[str, int] = {}
         for table in (source.table, source.rejects_table):
-            for row in delta.read(table, slice_).groupBy("_source_file").count().collect():
+            for row in tables.read(table, "_landed_date").groupBy("_source_file").count().collect():
                 in_tables[row["_source_file"]] = in_tables.get(row["_source_file"], 0) + int(row["count"])
         expected = {
             path: (e.lines - source.header_lines if e.status == INGESTED and e.lines else 0)
@@ -363,13 +357,11 @@ def _bronze_asset(source: LandedSource):
             quarantined_lines=sum(entries[p].lines or 0 for p in quarantined),
         )
 
-    return ingest, landed_lines_accounted
+    return ingest, checks
 
 
 _built = [_bronze_asset(source) for source in SOURCES]
-bronze_orders, bronze_orders_accounted = _built[0]
-bronze_customers, bronze_customers_accounted = _built[1]
-bronze_products, bronze_products_accounted = _built[2]
+bronze_orders, bronze_customers, bronze_products = (asset for asset, _ in _built)
 
 bronze_assets = [asset for asset, _ in _built]
-bronze_checks = [check for _, check in _built]
+bronze_checks = [check for _, checks in _built for check in checks]

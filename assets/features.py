@@ -1,7 +1,9 @@
 """Features: point-in-time customer features for training and serving."""
 
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
+from typing import Iterator, Union
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
 from pyspark.sql import functions as F
 
 from assets import carry_forward as cf
@@ -9,16 +11,41 @@ from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days
 from assets.partitions import daily_partitions, history_up_to_day, partition_dates, single_run
+from assets.quality import models
+from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
+from assets.quality.results import check_result, sample_keys
 from assets.transforms import features as t
 from assets.transforms.gold import LINE_COLUMNS
 from resources.delta import DeltaLakeResource
 
 SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
 TABLE = "features/customer_features"
+CUSTOMER_FEATURES = AssetKey(["features", "customer_features"])
+
+
+def _cover_known_customers(tables: Tables) -> AssetCheckResult:
+    features = tables.read(TABLE, "as_of_date")
+    first_seen = tables.read("silver/customers").groupBy("customer_id").agg(F.min("valid_from").alias("first_seen"))
+    as_of = features.select("as_of_date").distinct()
+    expected = first_seen.join(as_of, F.to_date("first_seen") <= F.col("as_of_date")).select("customer_id", "as_of_date")
+    missing = expected.join(features, ["customer_id", "as_of_date"], "left_anti")
+    count = missing.count()
+    return check_result(count == 0, severity=AssetCheckSeverity.WARN,
+                        failed_rule="one feature row per known customer and as-of day", failure_count=count,
+                        samples=sample_keys(missing, ["customer_id", "as_of_date"]) if count else None)
+
+
+FEATURES_CHECKS = [
+    *contract_checks(CUSTOMER_FEATURES, models.CustomerFeatures, ["customer_id", "as_of_date"], "as_of_date"),
+    TableCheck(CUSTOMER_FEATURES, "features_cover_known_customers",
+               "Warns when a customer known by the as-of day has no feature row.", _cover_known_customers,
+               blocking=False, partitioned=True, severity=AssetCheckSeverity.WARN),
+]
 
 
 @asset(
-    key=["features", "customer_features"],
+    key=CUSTOMER_FEATURES,
+    check_specs=check_specs(FEATURES_CHECKS),
     deps=[AssetDep(AssetKey(["silver", "orders"]), partition_mapping=history_up_to_day), SILVER_CUSTOMERS],
     group_name="features",
     kinds={"spark", "delta"},
@@ -27,7 +54,9 @@ TABLE = "features/customer_features"
     automation_condition=on_upstream_change(SILVER_CUSTOMERS),
 )
 @emits_lineage(column_lineage={"features/customer_features": t.CUSTOMER_FEATURES_LINEAGE})
-def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
+def customer_features(
+    context: AssetExecutionContext, delta: DeltaLakeResource
+) -> Iterator[Union[MaterializeResult, AssetCheckResult]]:
     """Per customer and as-of day: recency, frequency, monetary value, tenure, 30/90-day spend,
     average basket and city, using only data known by the end of the as-of day.
 
@@ -50,8 +79,9 @@ def customer_features(context: AssetExecutionContext, delta: DeltaLakeResource) 
     context.log.info(f"{TABLE} {start}..{end}: {computation.description} "
                      f"(silver/orders version {computation.orders_version}; read {computation.slices})")
     cf.ensure_version_column(delta, TABLE)
-    return replace_days(delta, cf.with_version(features, computation.orders_version), TABLE, "as_of_date",
-                        start, end, **computation.metadata())
+    yield replace_days(delta, cf.with_version(features, computation.orders_version), TABLE, "as_of_date",
+                       start, end, **computation.metadata())
+    yield from evaluate(FEATURES_CHECKS, Tables(delta, start=start, end=end))
 
 
 def _carry_forward_features(delta: DeltaLakeResource, previous: cf.Previous, history, start, end):
@@ -102,3 +132,4 @@ def _carry_forward_features(delta: DeltaLakeResource, previous: cf.Previous, his
 
 
 feature_assets = [customer_features]
+feature_checks = FEATURES_CHECKS

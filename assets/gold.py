@@ -1,7 +1,10 @@
 """Gold: the business tables, one day per partition, replaced atomically per day."""
 
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
+from typing import Iterator, Union
+
+from dagster import AssetCheckResult, AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
+from pyspark.sql import functions as F
 
 from assets import carry_forward as cf
 from assets.automation import on_upstream_change
@@ -15,6 +18,9 @@ from assets.partitions import (
     partition_dates,
     single_run,
 )
+from assets.quality import models
+from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
+from assets.quality.results import check_result, sample_keys
 from assets.transforms import gold as t
 from resources.delta import DeltaLakeResource
 
@@ -22,10 +28,36 @@ GROUP = "gold"
 KINDS = {"spark", "delta"}
 SILVER_ORDERS = AssetKey(["silver", "orders"])
 SILVER_PRODUCTS = AssetKey(["silver", "products"])
+DAILY_SALES = AssetKey(["gold", "daily_sales"])
+CLV = AssetKey(["gold", "customer_lifetime_value"])
+Results = Iterator[Union[MaterializeResult, AssetCheckResult]]
+
+
+def _daily_sales_reconcile_with_silver(tables: Tables) -> AssetCheckResult:
+    gold = tables.read("gold/daily_sales", "order_date").groupBy("order_date").agg(F.sum("revenue").alias("gold_revenue"))
+    silver = tables.read("silver/orders", "order_date").groupBy("order_date").agg(
+        F.sum("line_amount").alias("silver_revenue"))
+    diff = gold.join(silver, "order_date", "full_outer").where(
+        ~F.coalesce(F.col("gold_revenue"), F.lit(0)).eqNullSafe(F.coalesce(F.col("silver_revenue"), F.lit(0)))
+    )
+    count = diff.count()
+    return check_result(count == 0, failed_rule="sum(gold.revenue) == sum(silver.line_amount) per day",
+                        failure_count=count,
+                        samples=sample_keys(diff, ["order_date", "gold_revenue", "silver_revenue"]) if count else None)
+
+
+DAILY_SALES_CHECKS = [
+    *contract_checks(DAILY_SALES, models.GoldDailySales, ["order_date", "category"], "order_date"),
+    TableCheck(DAILY_SALES, "daily_sales_reconcile_with_silver",
+               "Revenue per day equals the sum of silver order lines of that day.",
+               _daily_sales_reconcile_with_silver, partitioned=True),
+]
+CLV_CHECKS = contract_checks(CLV, models.GoldCustomerLifetimeValue, ["as_of_date", "customer_id"], "as_of_date")
 
 
 @asset(
-    key=["gold", "daily_sales"],
+    key=DAILY_SALES,
+    check_specs=check_specs(DAILY_SALES_CHECKS),
     deps=[AssetDep(SILVER_ORDERS, partition_mapping=landed_by_then_and_late), SILVER_PRODUCTS],
     group_name=GROUP,
     kinds=KINDS,
@@ -34,7 +66,7 @@ SILVER_PRODUCTS = AssetKey(["silver", "products"])
     automation_condition=on_upstream_change(SILVER_PRODUCTS),
 )
 @emits_lineage(column_lineage={"gold/daily_sales": t.DAILY_SALES_LINEAGE})
-def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
+def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Results:
     """Sales per order day and product category: orders, units, revenue and distinct buyers.
 
     A partition is an order day; re-materializing it replaces exactly that day.
@@ -42,14 +74,16 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Mat
     start, end = partition_dates(context)
     lines = delta.read("silver/orders", between("order_date", start, end))
     sales = t.daily_sales(lines, delta.read("silver/products"))
-    return replace_days(delta, sales, "gold/daily_sales", "order_date", start, end)
+    yield replace_days(delta, sales, "gold/daily_sales", "order_date", start, end)
+    yield from evaluate(DAILY_SALES_CHECKS, Tables(delta, start=start, end=end))
 
 
 CLV_TABLE = "gold/customer_lifetime_value"
 
 
 @asset(
-    key=["gold", "customer_lifetime_value"],
+    key=CLV,
+    check_specs=check_specs(CLV_CHECKS),
     deps=[AssetDep(SILVER_ORDERS, partition_mapping=history_up_to_day_and_late)],
     group_name=GROUP,
     kinds=KINDS,
@@ -58,7 +92,7 @@ CLV_TABLE = "gold/customer_lifetime_value"
     automation_condition=on_upstream_change(),
 )
 @emits_lineage(column_lineage={"gold/customer_lifetime_value": t.CUSTOMER_LIFETIME_VALUE_LINEAGE})
-def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeResource) -> MaterializeResult:
+def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeResource) -> Results:
     """Each customer's lifetime value as of each day: orders, revenue, first/last order, average order.
 
     Carried forward from the previous day's values when it can be (``_carry_forward_lifetime_value``),
@@ -79,8 +113,9 @@ def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeReso
     context.log.info(f"{CLV_TABLE} {start}..{end}: {computation.description} "
                      f"(silver/orders version {computation.orders_version}; read {computation.slices})")
     cf.ensure_version_column(delta, CLV_TABLE)
-    return replace_days(delta, cf.with_version(clv, computation.orders_version), CLV_TABLE, "as_of_date",
-                        start, end, **computation.metadata())
+    yield replace_days(delta, cf.with_version(clv, computation.orders_version), CLV_TABLE, "as_of_date",
+                       start, end, **computation.metadata())
+    yield from evaluate(CLV_CHECKS, Tables(delta, start=start, end=end))
 
 
 def _carry_forward_lifetime_value(delta: DeltaLakeResource, previous: cf.Previous, start, end):
@@ -117,3 +152,4 @@ def _carry_forward_lifetime_value(delta: DeltaLakeResource, previous: cf.Previou
 
 
 gold_assets = [daily_sales, customer_lifetime_value]
+gold_checks = [*DAILY_SALES_CHECKS, *CLV_CHECKS]

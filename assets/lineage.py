@@ -153,8 +153,16 @@ class _Step:
         if not started:
             return results
         event, inputs, keys = started
-        extra = _guarded(lineage, "COMPLETE", lambda: self._complete(context, lineage, event, inputs, keys, results))
-        return [_with_metadata(r, m) for r, m in zip(results, extra)] if extra else results
+        written = [r for r in results if not isinstance(r, AssetCheckResult)]
+        extra = _guarded(lineage, "COMPLETE", lambda: self._complete(context, lineage, event, inputs, keys, written))
+        out = []
+        for result in results:
+            if isinstance(result, AssetCheckResult):  # a check evaluated in the step: its own event
+                added = _guarded(lineage, "check", lambda r=result: self._check_event(context, lineage, r))
+            else:
+                added = extra.pop(0) if extra else None
+            out.append(_with_metadata(result, added) if added else result)
+        return out
 
     def _start(self, context, lineage: LineageResource):
         assets_def = context.assets_def
@@ -221,6 +229,16 @@ class _Step:
             lineage, output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet,
             **{k: int(v) for k, v in statistics.items() if v is not None})}
         return OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets), dagster_lineage
+
+    def _check_event(self, context, lineage: LineageResource, result: AssetCheckResult) -> dict:
+        """COMPLETE of the check's own job, ``<asset key>:<check name>``, asserting on the checked table."""
+        key, name = result.asset_key, result.check_name
+        event = _Event(lineage, context, f"{key.to_user_string()}:{name}", "ASSET_CHECK", self.source_file, "spark")
+        facet = _facet(lineage, data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
+                       assertions=_assertions(result, name))
+        event.send(RunState.COMPLETE, inputs=[_input(lineage, lineage.table_uri(_table(key)),
+                                                     {"dataQualityAssertions": facet})])
+        return {"openlineage_run_id": event.run_id, "lineage_events_dropped": lineage.dropped_events}
 
     # -- asset checks --------------------------------------------------------
     def _check(self, context: AssetCheckExecutionContext, lineage: LineageResource, compute) -> list:

@@ -6,7 +6,16 @@ materialization and checked by a blocking asset check.
 """
 
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -17,6 +26,9 @@ from assets.customer_rebuild import commit_or_nothing, plan_customer_rebuild
 from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
 from assets.partitions import between, daily_partitions, partition_dates, single_run
+from assets.quality import models
+from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
+from assets.quality.results import check_result, pandera_check, sample_keys, unique_key_check
 from assets.transforms import silver as t
 from assets.transforms.rules import RULE, passed, quarantine_rows
 from resources.delta import DeltaLakeResource
@@ -75,6 +87,66 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
     }
 
 
+# -- silver/orders: checks -------------------------------------------------------
+QUARANTINE_RATE_LIMIT = 0.10
+
+
+def _orders_reference_known_customers(lines: DataFrame, customer_ids: DataFrame) -> AssetCheckResult:
+    orphans = lines.join(customer_ids.distinct(), "customer_id", "left_anti")
+    count = orphans.count()
+    return check_result(count == 0, failed_rule="silver.orders.customer_id in silver.customers", failure_count=count,
+                        samples=sample_keys(orphans, ["order_id", "line_no", "customer_id"]) if count else None)
+
+
+def _orders_reconcile(bronze_lines: int, silver_rows: int, quarantined: int) -> AssetCheckResult:
+    return check_result(
+        bronze_lines == silver_rows + quarantined,
+        failed_rule="bronze lines == silver + quarantined",
+        failure_count=abs(bronze_lines - silver_rows - quarantined),
+        bronze_lines=int(bronze_lines), silver_rows=int(silver_rows), quarantined_rows=int(quarantined),
+    )
+
+
+def _orders_quarantine_rate(good: int, bad: int) -> AssetCheckResult:
+    rate = bad / (good + bad) if good + bad else 0.0
+    return check_result(rate <= QUARANTINE_RATE_LIMIT, severity=AssetCheckSeverity.WARN,
+                        failed_rule=f"quarantine rate <= {QUARANTINE_RATE_LIMIT}", failure_count=bad,
+                        quarantine_rate=round(rate, 4))
+
+
+def _bronze_lines(tables: Tables) -> int:
+    return tables.read("bronze/orders", "_landed_date").select(
+        F.greatest(F.coalesce(F.size("items"), F.lit(0)), F.lit(1)).alias("n")
+    ).agg(F.coalesce(F.sum("n"), F.lit(0))).first()[0]
+
+
+ORDERS_CHECKS = [
+    *contract_checks(SILVER_ORDERS, models.SilverOrderLine, ["order_id", "line_no"], "_landed_date"),
+    TableCheck(
+        SILVER_ORDERS, "orders_reference_known_customers",
+        "Every order line's customer exists in the customer dimension.",
+        lambda tables: _orders_reference_known_customers(
+            tables.read("silver/orders", "_landed_date"), tables.read("silver/customers").select("customer_id")),
+        partitioned=True,
+    ),
+    TableCheck(
+        SILVER_ORDERS, "orders_reconcile_with_bronze",
+        "Order lines in bronze = lines in silver + lines quarantined, for the run's landing days.",
+        lambda tables: _orders_reconcile(_bronze_lines(tables), tables.read("silver/orders", "_landed_date").count(),
+                                         tables.read("silver/quarantine_orders", "_landed_date").count()),
+        partitioned=True,
+    ),
+    TableCheck(
+        SILVER_ORDERS, "orders_quarantine_rate",
+        f"Warns when more than {QUARANTINE_RATE_LIMIT:.0%} of a day's order lines are quarantined.",
+        lambda tables: _orders_quarantine_rate(tables.read("silver/orders", "_landed_date").count(),
+                                               tables.read("silver/quarantine_orders", "_landed_date").count()),
+        blocking=False, partitioned=True, severity=AssetCheckSeverity.WARN,
+    ),
+]
+QUARANTINE_ORDERS_CHECKS = contract_checks(QUARANTINE_ORDERS, models.QuarantineRecord, [], "_landed_date")
+
+
 @multi_asset(
     name="silver_orders",
     specs=with_quarantine(
@@ -84,6 +156,7 @@ def accounting(counts: dict[str, int], rows_out: int) -> dict:
         "One row per order line, keyed by (order_id, line_no): typed, validated against known "
         "customers and products, deduplicated (earliest landing wins), merged idempotently.",
     ),
+    check_specs=check_specs([*ORDERS_CHECKS, *QUARANTINE_ORDERS_CHECKS]),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool=SILVER_ORDERS_POOL,
@@ -109,9 +182,10 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
         lines = t.explode_order_lines(delta.read("bronze/orders", slice_))
         existing = delta.lookup_keys("silver/orders", lines, t.ORDER_LINE_KEY, ["_landed_date"],
                                      t.EXISTING_ORDER_KEYS_SCHEMA)
+    known_customer_ids = delta.read("silver/customers").select("customer_id")
     checked = t.validate_order_lines(
         lines,
-        known_customer_ids=delta.read("silver/customers").select("customer_id"),
+        known_customer_ids=known_customer_ids,
         known_product_ids=delta.read("silver/products").select("product_id"),
         existing_keys=existing,
     ).cache()
@@ -133,6 +207,20 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
             checked, ["order_id", "line_no", "customer_id", "product_id"], ["_landed_date", "_source_file"]
         ).withColumn("_run_id", F.lit(context.run_id))
         q_commit = delta.replace_where(quarantine, "silver/quarantine_orders", slice_, partition_by=["_landed_date"])
+        # The checks, from the cached validation: what was written is what they see.
+        written, quarantined = valid.count(), quarantine.count()
+        tables = Tables(delta, start=start, end=end)
+        checks = [*evaluate(ORDERS_CHECKS, tables, {
+            "matches_contract": lambda: pandera_check(models.SilverOrderLine, valid, t.ORDER_LINE_KEY),
+            # Lines that copy an existing key are quarantined as duplicates by the validation's
+            # lookup of existing keys, so the batch's own keys are the ones that can collide.
+            "primary_key_unique": lambda: unique_key_check(valid, t.ORDER_LINE_KEY),
+            "orders_reference_known_customers": lambda: _orders_reference_known_customers(valid, known_customer_ids),
+            "orders_reconcile_with_bronze": lambda: _orders_reconcile(sum(counts.values()), written, quarantined),
+            "orders_quarantine_rate": lambda: _orders_quarantine_rate(written, quarantined),
+        }), *evaluate(QUARANTINE_ORDERS_CHECKS, tables, {
+            "matches_contract": lambda: pandera_check(models.QuarantineRecord, quarantine, []),
+        })]
     finally:
         checked.unpersist()
     summary = accounting(counts, counts.get("passed", 0))
@@ -149,6 +237,50 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
         asset_key=QUARANTINE_ORDERS,
         metadata=write_metadata(q_commit, quarantine.schema, summary["rows_quarantined"]),
     )
+    yield from checks
+
+
+# -- silver/customers and silver/products: checks ------------------------------------
+def _dimension_reconciles(tables: Tables, source: str) -> AssetCheckResult:
+    landed = tables.read(f"bronze/{source}").count()
+    accounted = tables.read(f"silver/{source}").agg(F.coalesce(F.sum("_source_records"), F.lit(0))).first()[0]
+    quarantined = tables.read(f"silver/quarantine_{source}").count()
+    return check_result(
+        landed == accounted + quarantined,
+        failed_rule="bronze records == records behind silver rows + quarantined",
+        failure_count=abs(landed - accounted - quarantined),
+        bronze_records=landed, silver_records=int(accounted), quarantined_records=quarantined,
+    )
+
+
+def _history_is_consistent(history: DataFrame) -> AssetCheckResult:
+    per_customer = history.groupBy("customer_id").agg(
+        F.sum(F.col("is_current").cast("int")).alias("current_versions"),
+        F.sum(F.when(F.col("valid_to").isNotNull() & (F.col("valid_to") <= F.col("valid_from")), 1).otherwise(0))
+        .alias("inverted"),
+    )
+    bad = per_customer.where((F.col("current_versions") != 1) | (F.col("inverted") > 0))
+    count = bad.count()
+    return check_result(count == 0, failed_rule="exactly one is_current row and valid_from < valid_to",
+                        failure_count=count,
+                        samples=sample_keys(bad, ["customer_id", "current_versions"]) if count else None)
+
+
+CUSTOMERS_CHECKS = [
+    *contract_checks(SILVER_CUSTOMERS, models.SilverCustomer, ["customer_id", "valid_from"]),
+    TableCheck(SILVER_CUSTOMERS, "customers_reconcile_with_bronze", "Every bronze customer record is accounted for.",
+               lambda tables: _dimension_reconciles(tables, "customers")),
+    TableCheck(SILVER_CUSTOMERS, "customer_history_is_consistent",
+               "SCD2 history is well formed: one current version per customer, versions do not overlap.",
+               lambda tables: _history_is_consistent(tables.read("silver/customers"))),
+]
+QUARANTINE_CUSTOMERS_CHECKS = contract_checks(QUARANTINE_CUSTOMERS, models.QuarantineRecord, [])
+PRODUCTS_CHECKS = [
+    *contract_checks(SILVER_PRODUCTS, models.SilverProduct, ["product_id"]),
+    TableCheck(SILVER_PRODUCTS, "products_reconcile_with_bronze", "Every bronze product record is accounted for.",
+               lambda tables: _dimension_reconciles(tables, "products")),
+]
+QUARANTINE_PRODUCTS_CHECKS = contract_checks(QUARANTINE_PRODUCTS, models.QuarantineRecord, [])
 
 
 @multi_asset(
@@ -160,6 +292,7 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
         "Customer dimension, SCD type 2: one row per version with valid_from / valid_to / is_current, "
         "rebuilt in update-time order so re-runs and late records give the same history.",
     ),
+    check_specs=check_specs([*CUSTOMERS_CHECKS, *QUARANTINE_CUSTOMERS_CHECKS]),
     backfill_policy=single_run,
 )
 @emits_lineage
@@ -210,6 +343,15 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
                     record_tag(delta, "silver/quarantine_customers", plan.tag)
         commit = commit_or_nothing(delta, "silver/customers", before, commit)
         q_commit = commit_or_nothing(delta, "silver/quarantine_customers", q_before, q_commit)
+        # The rebuilt customers' whole histories are what this run wrote: checked here; the
+        # reconciliation with bronze covers every customer, so it reads the tables.
+        checks = [*evaluate(CUSTOMERS_CHECKS, Tables(delta), {
+            "matches_contract": lambda: pandera_check(models.SilverCustomer, history, keys),
+            "primary_key_unique": lambda: unique_key_check(history, keys),
+            "customer_history_is_consistent": lambda: _history_is_consistent(history),
+        }), *evaluate(QUARANTINE_CUSTOMERS_CHECKS, Tables(delta), {
+            "matches_contract": lambda: pandera_check(models.QuarantineRecord, quarantine, []),
+        })]
     finally:
         checked.unpersist()
     history.unpersist()
@@ -232,6 +374,7 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
         metadata=write_metadata(q_commit, quarantine.schema, delta.read("silver/quarantine_customers").count(),
                                 rows_quarantined=summary["rows_quarantined"]),
     )
+    yield from checks
 
 
 @multi_asset(
@@ -242,6 +385,7 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
         [AssetKey(["bronze", "products"])],
         "Product catalogue, latest version of each product (type 1).",
     ),
+    check_specs=check_specs([*PRODUCTS_CHECKS, *QUARANTINE_PRODUCTS_CHECKS]),
     backfill_policy=single_run,
 )
 @emits_lineage
@@ -255,6 +399,12 @@ def silver_products(context: AssetExecutionContext, delta: DeltaLakeResource):
         )
         quarantine = quarantine_rows(checked, ["product_id"], ["_landed_date", "_source_file"])
         q_commit = delta.overwrite(quarantine, "silver/quarantine_products")
+        checks = [*evaluate(PRODUCTS_CHECKS, Tables(delta), {
+            "matches_contract": lambda: pandera_check(models.SilverProduct, current, ["product_id"]),
+            "primary_key_unique": lambda: unique_key_check(current, ["product_id"]),
+        }), *evaluate(QUARANTINE_PRODUCTS_CHECKS, Tables(delta), {
+            "matches_contract": lambda: pandera_check(models.QuarantineRecord, quarantine, []),
+        })]
     finally:
         checked.unpersist()
     summary = accounting(counts, counts.get("passed", 0))
@@ -266,6 +416,9 @@ def silver_products(context: AssetExecutionContext, delta: DeltaLakeResource):
         asset_key=QUARANTINE_PRODUCTS,
         metadata=write_metadata(q_commit, quarantine.schema, summary["rows_quarantined"]),
     )
+    yield from checks
 
 
 silver_assets = [silver_orders, silver_customers, silver_products]
+silver_checks = [*ORDERS_CHECKS, *QUARANTINE_ORDERS_CHECKS, *CUSTOMERS_CHECKS, *QUARANTINE_CUSTOMERS_CHECKS,
+                 *PRODUCTS_CHECKS, *QUARANTINE_PRODUCTS_CHECKS]

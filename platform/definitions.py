@@ -15,13 +15,13 @@ from typing import Any, Callable
 
 from dagster import Definitions, in_process_executor
 
+from assets.audit import build_audit_job, build_audit_schedule
 from assets.bronze import bronze_assets, bronze_checks
-from assets.features import feature_assets
-from assets.gold import gold_assets
+from assets.features import feature_assets, feature_checks
+from assets.gold import gold_assets, gold_checks
 from assets.maintenance import build_table_maintenance_job, build_table_maintenance_schedule
-from assets.quality.checks import quality_checks
 from assets.reports import report_assets
-from assets.silver import silver_assets
+from assets.silver import silver_assets, silver_checks
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
 from resources.landing import LandingZoneResource
@@ -136,16 +136,17 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
     assets = [*bronze_assets, *silver_assets, *gold_assets, *feature_assets, *report_assets]
     maintenance = build_table_maintenance_job([key for asset in assets for key in asset.keys],
                                               vacuum_retention_hours=settings.vacuum_retention_hours)
+    audit = build_audit_job([*bronze_checks, *silver_checks, *gold_checks, *feature_checks])
     return Definitions(
         assets=assets,
-        asset_checks=[*bronze_checks, *quality_checks],
         sensors=[
             build_landing_sensor(first_day, last_day, settings.sensor_interval_seconds, settings.settle_seconds,
                                  settings.automation_running),
             build_automation_sensor(settings.sensor_interval_seconds, settings.automation_running),
         ],
-        jobs=[maintenance],
-        schedules=[build_table_maintenance_schedule(maintenance, settings.automation_running)],
+        jobs=[maintenance, audit],
+        schedules=[build_table_maintenance_schedule(maintenance, settings.automation_running),
+                   build_audit_schedule(audit, settings.automation_running)],
         resources=RESOURCES_BY_ENV[settings.env](settings),
         executor=in_process_executor,
     )

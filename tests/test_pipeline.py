@@ -264,3 +264,48 @@ def silver_transforms_lines(lakehouse, day: date) -> int:
     from assets.transforms import silver as silver_transforms
 
     return silver_transforms.explode_order_lines(table(lakehouse, "bronze/orders", f"_landed_date = DATE'{day}'")).count()
+
+
+def audit_evaluations(result) -> dict[str, object]:
+    from dagster import DagsterEventType
+
+    return {f"{e.event_specific_data.asset_key.to_user_string()}:{e.event_specific_data.check_name}":
+            e.event_specific_data for e in result.all_events if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION}
+
+
+def test_the_audit_recomputes_every_check_from_the_stored_tables_and_catches_a_change_no_step_made(lakehouse, spark):
+    """The steps check what they write; the audit job re-reads what Delta stored. A row appended
+    behind the platform's back (no step wrote it, so no step checked it) fails the audit."""
+    defs, instance, day = lakehouse["defs"], lakehouse["instance"], START.isoformat()
+    audit = defs.resolve_job_def("audit_tables")
+    every_check = {f"{k.asset_key.to_user_string()}:{k.name}" for k in defs.resolve_asset_graph().asset_check_keys}
+
+    clean = audit.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+    assert clean.success
+    evaluations = audit_evaluations(clean)
+    assert set(evaluations) == every_check and len(every_check) == 26
+    assert [k for k, e in evaluations.items() if not e.passed and e.severity.value == "ERROR"] == []
+    assert {e.metadata["evaluated_from"].value for e in evaluations.values()} == {"the stored tables (audit)"}
+    assert evaluations["silver/orders:matches_contract"].partition == day
+    assert evaluations["silver/customers:matches_contract"].partition is None
+    # the run's own evaluations came from the steps, not from re-reads
+    step_sources = {e.metadata["evaluated_from"].value for e in check_evaluations(lakehouse["result"]).values()}
+    assert step_sources == {"the frame the step wrote", "the tables as the step committed them"}
+
+    path = str(Path(lakehouse["root"]) / "tables" / "silver" / "orders")
+    version = lakehouse["delta"].version("silver/orders")
+    line = spark.read.format("delta").load(path).where(f"_landed_date = DATE'{day}'").limit(1)
+    line.write.format("delta").mode("append").save(path)
+    try:
+        dirty = audit.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+        assert not dirty.success  # a failed blocking check fails the audit run
+        evaluations = audit_evaluations(dirty)
+        unique = evaluations["silver/orders:primary_key_unique"]
+        assert not unique.passed and unique.metadata["failure_count"].value == 1
+        reconcile = evaluations["silver/orders:orders_reconcile_with_bronze"]
+        assert not reconcile.passed
+        assert reconcile.metadata["silver_rows"].value == reconcile.metadata["bronze_lines"].value \
+            - reconcile.metadata["quarantined_rows"].value + 1
+        assert evaluations["gold/daily_sales:matches_contract"].passed  # other tables are untouched
+    finally:
+        spark.sql(f"RESTORE TABLE delta.`{path}` TO VERSION AS OF {version}")

@@ -12,6 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts dagster-webserver in a subprocess
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 QUERY = """
 { assetNodes { assetKey { path } groupName isPartitioned
