@@ -35,12 +35,14 @@ from sensors.landing import build_landing_sensor
 
 
 def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseSettings], dict[str, Any]]:
-    """In-process Spark (local[*]) with Delta tables on the local filesystem."""
+    """In-process Spark (local[*]) with Delta tables on the local filesystem, or a warm Spark
+    Connect server on this machine (LAKEHOUSE_SPARK_REMOTE) so a run starts no JVM of its own."""
 
     def resources(settings: LakehouseSettings) -> dict[str, Any]:
         spark = SparkResource(
             app_name=f"lakehouse-{settings.env}",
             master="local[*]",
+            remote=settings.spark_remote,
             shuffle_partitions=settings.shuffle_partitions or shuffle_partitions,
             driver_memory=driver_memory,
             openlineage_listener=_spark_lineage(settings),

@@ -3,6 +3,8 @@
 ``LAKEHOUSE_ENV`` picks the environment:
 
 - ``local``: in-process Spark, tables and landing zone under ``LAKEHOUSE_ROOT`` on the local disk;
+  with ``LAKEHOUSE_SPARK_REMOTE=sc://127.0.0.1:15002`` runs use a warm Spark Connect server on this
+  machine instead of starting a JVM each (``make spark-connect``);
 - ``ci``: the same, sized for CI (few shuffle partitions, a small driver);
 - ``cluster``: Spark from a standalone master (``LAKEHOUSE_SPARK_MASTER=spark://...``) or a Spark
   Connect server (``LAKEHOUSE_SPARK_REMOTE=sc://...``), tables and landing zone on an S3-compatible
@@ -74,7 +76,7 @@ class LakehouseSettings:
     lineage_timeout_seconds: float = 5.0  # longest a run waits for the lineage backend per event
     lineage_file_path: Optional[str] = None  # LAKEHOUSE_LINEAGE_FILE; default under a local root
     spark_master: Optional[str] = None  # spark://host:7077 (shared environments)
-    spark_remote: Optional[str] = None  # sc://host:15002 (shared environments)
+    spark_remote: Optional[str] = None  # sc://host:15002 (shared environments, or a local warm server)
     shuffle_partitions: Optional[int] = None  # LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS; None: the environment's default
     spark_lineage: bool = False  # LAKEHOUSE_SPARK_LINEAGE: openlineage-spark's listener in the session too
     vacuum_retention_hours: int = MIN_VACUUM_RETENTION_HOURS  # LAKEHOUSE_VACUUM_RETENTION_HOURS: files VACUUM keeps
@@ -120,7 +122,7 @@ class LakehouseSettings:
                             f"s3://$LAKEHOUSE_S3_BUCKET/$LAKEHOUSE_S3_PREFIX")
             root = object_store.root
         else:
-            for variable in ("LAKEHOUSE_SPARK_MASTER", "LAKEHOUSE_SPARK_REMOTE", "LAKEHOUSE_S3_BUCKET"):
+            for variable in ("LAKEHOUSE_SPARK_MASTER", "LAKEHOUSE_S3_BUCKET"):
                 if env.get(variable):
                     env.problem(f"{variable} is only used when LAKEHOUSE_ENV is cluster or prod (it is {name})")
             root = env.get("LAKEHOUSE_ROOT") or str(REPO_ROOT / ".lakehouse")
@@ -138,7 +140,7 @@ class LakehouseSettings:
         spark_lineage = env.boolean("LAKEHOUSE_SPARK_LINEAGE", default=False)
         if spark_lineage and lineage == "off":
             env.problem("LAKEHOUSE_SPARK_LINEAGE=on needs LAKEHOUSE_LINEAGE=file or http (it sends where they send)")
-        if spark_lineage and spark_remote and shared:
+        if spark_lineage and spark_remote:
             env.problem("LAKEHOUSE_SPARK_LINEAGE=on needs an in-process driver: over Spark Connect the listener "
                         "belongs on the Connect server")
         if spark_lineage and lineage == "http" and not env.get("OPENLINEAGE_URL"):
@@ -162,7 +164,7 @@ class LakehouseSettings:
             lineage_timeout_seconds=env.number("LAKEHOUSE_LINEAGE_TIMEOUT_SECONDS", 5.0),
             lineage_file_path=lineage_file,
             spark_master=spark_master if shared else None,
-            spark_remote=spark_remote if shared else None,
+            spark_remote=spark_remote,
             shuffle_partitions=env.integer("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 0) or None,
             spark_lineage=spark_lineage,
             vacuum_retention_hours=vacuum_retention_hours,

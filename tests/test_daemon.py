@@ -4,8 +4,10 @@ Two days of generated files land; then a late file for the first day. The daemon
 landing sensor ingests each file once, its automation sensor refreshes exactly the
 partitions below bronze that the files touch, and the tables end up equal, row for
 row, to one range run over the same files. A replay of every file (the sensor's
-cursor deleted) then ingests nothing. The test starts the daemon, bounds every
-wait, and stops every process it started.
+cursor deleted) then ingests nothing. The daemon's runs compute on one warm Spark
+Connect server (LAKEHOUSE_SPARK_REMOTE), as a laptop with `make spark-connect` does,
+instead of starting a JVM per run. The test starts the daemon and the server, bounds
+every wait, and stops every process it started.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from assets.silver import SILVER_ORDERS_POOL
 from conftest import RUN_COLUMNS, load_platform_definitions, run_graph
+from servers.spark import connect_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.servers]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -112,33 +115,35 @@ def daemon_world(tmp_path_factory):
     home = root / "dagster_home"
     home.mkdir()
     shutil.copyfile(REPO_ROOT / "platform" / "dagster.local.yaml", home / "dagster.yaml")
-    env = dict(os.environ, LAKEHOUSE_ENV="ci", LAKEHOUSE_ROOT=str(root), DAGSTER_HOME=str(home),
-               LAKEHOUSE_START_DATE=D1.isoformat(), LAKEHOUSE_END_DATE=D2.isoformat(),
-               LAKEHOUSE_SENSOR_INTERVAL_SECONDS="5", LAKEHOUSE_SETTLE_SECONDS="2", LAKEHOUSE_AUTOMATION="on")
-    # as `make daemon` does when it creates DAGSTER_HOME
-    subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", SILVER_ORDERS_POOL, "1"], env=env,
-                   check=True, capture_output=True, timeout=120)
-    log = root / "daemon.log"
-    with open(log, "w") as out:
-        daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=REPO_ROOT,
-                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    instance = DagsterInstance.from_config(str(home))
-    try:
-        yield {"root": root, "staged": staged, "manifest": manifest, "instance": instance, "env": env,
-               "log": log, "daemon": daemon}
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
+    with connect_server(root / "spark-connect") as connect:
+        env = dict(os.environ, LAKEHOUSE_ENV="ci", LAKEHOUSE_ROOT=str(root), DAGSTER_HOME=str(home),
+                   LAKEHOUSE_START_DATE=D1.isoformat(), LAKEHOUSE_END_DATE=D2.isoformat(),
+                   LAKEHOUSE_SENSOR_INTERVAL_SECONDS="5", LAKEHOUSE_SETTLE_SECONDS="2", LAKEHOUSE_AUTOMATION="on",
+                   LAKEHOUSE_SPARK_REMOTE=connect.url)
+        # as `make daemon` does when it creates DAGSTER_HOME
+        subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", SILVER_ORDERS_POOL, "1"], env=env,
+                       check=True, capture_output=True, timeout=120)
+        log = root / "daemon.log"
+        with open(log, "w") as out:
+            daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=REPO_ROOT,
+                                      env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        instance = DagsterInstance.from_config(str(home))
         try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(timeout=30)
-        # runs the daemon launched live in its process group; none may outlive the test
-        try:
-            os.killpg(daemon.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        instance.dispose()
+            yield {"root": root, "staged": staged, "manifest": manifest, "instance": instance, "env": env,
+                   "log": log, "daemon": daemon, "connect": connect}
+        finally:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait(timeout=30)
+            # runs the daemon launched live in its process group; none may outlive the test
+            try:
+                os.killpg(daemon.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            instance.dispose()
 
 
 def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(daemon_world, spark):
@@ -208,4 +213,6 @@ def test_files_two_days_and_a_late_file_flow_through_every_layer_exactly_once(da
     late_ids = {r.order_id for r in spark.read.format("delta").load(f"{live_root}/silver/orders")
                 .where(f"order_id >= 'O{LATE_ORDER_BASE:09d}'").collect()}
     assert late_ids == {f"O{LATE_ORDER_BASE + i:09d}" for i in range(4)}
+    # every run computed on the warm server: its log names each run's Spark Connect session
+    assert "sessionId" in world["connect"].process.log.read_text()
     print(f"\ndaemon: first pass {first_pass:.0f}s, late file {late_pass:.0f}s", file=sys.stderr)

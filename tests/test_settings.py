@@ -75,6 +75,8 @@ def test_prod_may_use_aws_itself_and_its_default_credentials():
 def test_settings_of_one_environment_are_refused_in_another(tmp_path):
     found = problems({"LAKEHOUSE_ENV": "ci", "LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_S3_BUCKET": "lake"})
     assert found == ["LAKEHOUSE_S3_BUCKET is only used when LAKEHOUSE_ENV is cluster or prod (it is ci)"]
+    found = problems({"LAKEHOUSE_ENV": "ci", "LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_SPARK_MASTER": "spark://h:7077"})
+    assert found == ["LAKEHOUSE_SPARK_MASTER is only used when LAKEHOUSE_ENV is cluster or prod (it is ci)"]
     found = problems({**CLUSTER, "LAKEHOUSE_ROOT": str(tmp_path)})
     assert found[0].startswith("LAKEHOUSE_ROOT is not used when LAKEHOUSE_ENV=cluster")
     assert problems({"LAKEHOUSE_ENV": "staging"}) == ["LAKEHOUSE_ENV must be one of local, ci, cluster, prod, got 'staging'"]
@@ -101,3 +103,13 @@ def test_spark_lineage_needs_a_destination_and_an_in_process_driver():
     remote = {**CLUSTER, "LAKEHOUSE_SPARK_MASTER": "", "LAKEHOUSE_SPARK_REMOTE": "sc://127.0.0.1:15002",
               "LAKEHOUSE_SPARK_LINEAGE": "on"}
     assert any(p.startswith("LAKEHOUSE_SPARK_LINEAGE=on needs an in-process driver") for p in problems(remote))
+
+
+def test_a_local_lakehouse_may_use_a_warm_spark_connect_server(tmp_path):
+    settings = LakehouseSettings.from_env({"LAKEHOUSE_ENV": "local", "LAKEHOUSE_ROOT": str(tmp_path),
+                                           "LAKEHOUSE_SPARK_REMOTE": "sc://127.0.0.1:15002"})
+    assert settings.spark_remote == "sc://127.0.0.1:15002" and settings.object_store is None
+    assert settings.root == str(tmp_path)
+    found = problems({"LAKEHOUSE_ENV": "local", "LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_SPARK_LINEAGE": "on",
+                      "LAKEHOUSE_SPARK_REMOTE": "sc://127.0.0.1:15002"})
+    assert any("in-process driver" in p for p in found)
