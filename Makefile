@@ -50,8 +50,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --constraint requirements.lock --editable '.[test]'
 	touch $@
 
-$(VENV)/.jars: $(VENV)/.installed resources/jars.py
-	$(PY) -m resources.jars fetch
+$(VENV)/.jars: $(VENV)/.installed resources/jars.py platform/jars.py
+	$(PY) platform/jars.py fetch
 	touch $@
 
 # The instance config of the environment (SQLite for local/ci, PostgreSQL for cluster/prod),

@@ -1,5 +1,13 @@
 """The Spark session resource: local, standalone cluster or Spark Connect by configuration.
 
+Built on dagster-pyspark: ``SparkResource`` turns the platform's settings into the
+``spark_config`` of a ``dagster_pyspark.LazyPySparkResource`` (``spark.master`` for
+``local[*]``/``spark://``, ``spark.remote`` for ``sc://``: pyspark's
+``SparkSession.builder.getOrCreate()`` switches to Spark Connect when ``spark.remote``
+is set), and that resource creates the session. What dagster-pyspark has no notion of
+is added here: the Delta jars and settings, leaving out the static settings a Connect
+server owns, openlineage-spark's listener with the Dagster run as its parent, the log level.
+
 One session per process. Every asset step of a run executes in the same
 process (in-process executor), so the whole graph shares one JVM; the resource
 never stops the session at the end of a step, because the next step needs it and
@@ -10,6 +18,7 @@ tests share it across runs. The JVM ends with the process.
 from typing import Mapping, Optional, Sequence
 
 from dagster import ConfigurableResource, InitResourceContext
+from dagster_pyspark import LazyPySparkResource
 from pydantic import Field, PrivateAttr
 from pyspark.sql import SparkSession
 
@@ -49,11 +58,16 @@ SERVER_SIDE_CONF = ("spark.jars", "spark.driver.", "spark.ui.", "spark.sql.exten
 
 
 class SparkResource(ConfigurableResource):
-    """Builds (or reuses) the process's SparkSession.
+    """Builds (or reuses) the process's SparkSession through dagster-pyspark.
 
     ``master`` selects classic Spark (``local[*]``, ``spark://host:7077``);
     ``remote`` selects Spark Connect (``sc://host:15002``) and wins when set: the
     Delta jars and extensions are then the server's business.
+
+    Not a subclass of dagster-pyspark's resources: their ``spark_config`` is fixed when the
+    resource is built, while ours depends on the run (the lineage listener's parent run) and
+    on the Delta resource (s3a settings and jars), so the session's ``LazyPySparkResource``
+    is made when the session is first needed (``pyspark``).
     """
 
     app_name: str = "lakehouse"
@@ -97,20 +111,41 @@ class SparkResource(ConfigurableResource):
         conf.update(self.conf)
         return conf
 
+    def spark_config(self, extra_conf: Optional[Mapping[str, str]] = None, extra_jars: Sequence[str] = ()) -> dict[str, str]:
+        """dagster-pyspark's ``spark_config``: the application name, ``spark.master`` or
+        ``spark.remote``, and ``spark_conf()`` with ``extra_conf`` over it; over Connect without
+        the static settings that belong to the server (its jars, driver, UI, SQL extension and catalog)."""
+        config = {"spark.app.name": self.app_name}
+        if self.remote:
+            config["spark.remote"] = self.remote
+        else:
+            config["spark.master"] = self.master
+        for key, value in {**self.spark_conf(extra_jars), **(extra_conf or {})}.items():
+            if self.remote and key.startswith(SERVER_SIDE_CONF):
+                continue
+            config[key] = value
+        return config
+
+    def pyspark(self, extra_conf: Optional[Mapping[str, str]] = None, extra_jars: Sequence[str] = ()) -> LazyPySparkResource:
+        """dagster-pyspark's resource for this configuration; its ``spark_session`` creates the session."""
+        return LazyPySparkResource(spark_config=self.spark_config(extra_conf, extra_jars))
+
     def get_session(self, extra_conf: Optional[Mapping[str, str]] = None, extra_jars: Sequence[str] = ()) -> SparkSession:
         """The active session, or a new one; ``extra_conf``/``extra_jars`` (storage settings from
-        the Delta resource) only apply when the session is created."""
+        the Delta resource) only apply when the session is created.
+
+        The active session is returned as it is: dagster-pyspark's ``getOrCreate()`` would
+        re-apply the builder's settings to a session other runs and tests share. The session is
+        never stopped: neither this resource nor dagster-pyspark's (whose resources have no
+        teardown, and the ``LazyPySparkResource`` made here is not a Dagster resource of the
+        run, so no lifecycle reaches it) stops it at the end of a step, since every later step
+        of the run and every test in the process reuses it.
+        """
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
-        builder = SparkSession.builder.appName(self.app_name)
-        builder = builder.remote(self.remote) if self.remote else builder.master(self.master)
-        for key, value in {**self.spark_conf(extra_jars), **(extra_conf or {})}.items():
-            if self.remote and key.startswith(SERVER_SIDE_CONF):
-                continue  # static settings belong to the Connect server
-            builder = builder.config(key, value)
-        session = builder.getOrCreate()
-        if not self.remote:
+        session = self.pyspark(extra_conf, extra_jars).spark_session
+        if not is_connect(session):
             session.sparkContext.setLogLevel("WARN")
         return session
 

@@ -269,7 +269,7 @@ def test_dockerfile_build_installs_the_pins_and_fetches_jars_with_maven():
     run = " ".join(a for i, a in build if i == "RUN")
     assert "maven" in run
     assert "pip install --constraint requirements.lock ." in run
-    assert "python -m resources.jars fetch" in run
+    assert "python platform/jars.py fetch" in run
     env = " ".join(a for i, a in _instructions() if i in ("ENV", "ARG"))
     assert not SECRET_NAME.search(env), "no credentials baked into the image"
 

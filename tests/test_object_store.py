@@ -46,13 +46,14 @@ def monkeypatch_module():
 
 
 def test_s3a_jars_match_pyspark_and_shadow_nothing():
-    from resources.jars import _jar_artifact_ids, hadoop_version, jar_paths, pyspark_jars_dir, s3a_artifacts
+    from resources.jars import hadoop_version, jar_paths, pyspark_jars_dir, s3a_artifacts
+    from servers import platform_jars
 
     artifacts = {a.artifact: a for a in s3a_artifacts()}
     assert artifacts["hadoop-aws"].version == hadoop_version()
     assert "s3" in artifacts and "s3-transfer-manager" in artifacts and "bundle" not in artifacts
     # Nothing pyspark already ships gets a second, possibly older, copy.
-    assert not set(artifacts) & set(_jar_artifact_ids(pyspark_jars_dir()))
+    assert not set(artifacts) & set(platform_jars().jar_artifact_ids(pyspark_jars_dir()))
     assert all(Path(p).is_file() for p in jar_paths(list(artifacts.values())))
 
 

@@ -3,12 +3,12 @@
 # multipart, copy, conditional PUT) on its filesystem backend, with the lakehouse's bucket
 # created before it starts (a directory under the data folder is a bucket).
 # Credentials come from the environment and go into a private properties file, never onto a
-# command line. S3PROXY_JAR: `python -m resources.jars s3proxy-path`.
+# command line. S3PROXY_JAR: `python platform/jars.py s3proxy-path`.
 set -eu
 : "${AWS_ACCESS_KEY_ID:?AWS_ACCESS_KEY_ID is required}"
 : "${AWS_SECRET_ACCESS_KEY:?AWS_SECRET_ACCESS_KEY is required}"
 : "${LAKEHOUSE_S3_BUCKET:?LAKEHOUSE_S3_BUCKET is required}"
-S3PROXY_JAR="${S3PROXY_JAR:-$(python -m resources.jars s3proxy-path)}"
+S3PROXY_JAR="${S3PROXY_JAR:-$(python "$(dirname "$0")/../jars.py" s3proxy-path)}"
 data_dir="${S3PROXY_DATA_DIR:-/data}"
 listen="${S3PROXY_ENDPOINT:-http://0.0.0.0:9000}"
 umask 077

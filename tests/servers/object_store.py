@@ -1,7 +1,7 @@
 """An S3-compatible object store for tests: S3Proxy on its filesystem backend.
 
 S3Proxy (org.gaul:s3proxy, the self-contained jar from Maven Central, fetched by
-``make setup`` through ``resources.jars``) is a real S3 server implementation
+``make setup`` through ``platform/jars.py``) is a real S3 server implementation
 with AWS Signature V4 authentication, multipart uploads, server-side copy and
 conditional PUT (``If-None-Match: *`` -> 412), storing objects as files under
 a directory. It starts in under a second on 127.0.0.1 and a free port; the
@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from resources.jars import S3PROXY, jar_paths
+from resources.jars import jar_paths
+
+from . import platform_jars
 
 START_SCRIPT = Path(__file__).resolve().parents[2] / "platform" / "objectstore" / "start.sh"
 
@@ -101,7 +103,7 @@ def s3proxy_server(
     java = shutil.which("java")
     if java is None:
         raise RuntimeError("java is required on PATH to run S3Proxy")
-    jar = jar_paths([S3PROXY])[0]
+    jar = jar_paths([platform_jars().S3PROXY])[0]
     own_dir = workdir is None
     root = Path(tempfile.mkdtemp(prefix="s3proxy-")) if own_dir else Path(workdir)
     data_dir = root / "data"
