@@ -24,7 +24,7 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_PRODUCTS ?= 200
 DEMO_END = $(shell $(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
 
-.PHONY: setup system-packages compose-config demo lineage-sample test test-fast ui daemon validate lock clean bench
+.PHONY: setup system-packages compose-config demo lineage-sample test test-fast ui daemon spark-connect validate lock clean bench
 
 setup: $(VENV)/.installed $(VENV)/.jars
 
@@ -92,6 +92,15 @@ validate: setup
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(DAGSTER) dev -w workspace.yaml --host 127.0.0.1 --port 3000
+
+# A warm Spark for local runs: a Spark Connect server on 127.0.0.1:15002 (Delta, UTC, the
+# platform's settings), in the foreground. Runs started with
+# LAKEHOUSE_SPARK_REMOTE=sc://127.0.0.1:15002 (e.g. `make ui` or `make daemon` in another shell)
+# connect to it instead of starting a JVM of their own.
+spark-connect: setup
+	SPARK_HOME="$$($(PY) -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')" \
+	SPARK_CONNECT_BIND_ADDRESS=127.0.0.1 SPARK_DRIVER_HOST=127.0.0.1 SPARK_CONNECT_MASTER="local[*]" \
+	PYSPARK_PYTHON=$(CURDIR)/$(PY) PYTHONPATH=$(CURDIR) PYTHON=$(PY) platform/spark/connect-server.sh
 
 # The sensors without the UI: the landing sensor and the automation sensor start
 # running (LAKEHOUSE_AUTOMATION=on) and drive ingestion and late-data refreshes.
