@@ -6,7 +6,9 @@ files holding keys it really changes, never copy the rest of history.
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -39,13 +41,21 @@ def delta(spark_resource, tmp_path):
     return DeltaLakeResource(spark=spark_resource, root=str(tmp_path / "tables"))
 
 
-@pytest.fixture()
-def history(delta, spark):
-    """Three landing days, one MERGE each, as a daily schedule writes them."""
+@pytest.fixture(scope="module")
+def history_template(spark_resource, tmp_path_factory):
+    """Three landing days, one MERGE each, as a daily schedule writes them (built once)."""
+    delta = DeltaLakeResource(spark=spark_resource, root=str(tmp_path_factory.mktemp("history") / "tables"))
     for i in range(3):
-        merge_day(delta, spark, day_rows(i), FIRST + timedelta(days=i))
+        merge_day(delta, spark_resource.get_session(), day_rows(i), FIRST + timedelta(days=i))
     assert delta.read("orders").count() == 60
-    return delta
+    return Path(delta.root)
+
+
+@pytest.fixture()
+def history(history_template, spark_resource, tmp_path):
+    """A private copy of the three-day table (a Delta table's log holds relative paths)."""
+    shutil.copytree(history_template, tmp_path / "tables")
+    return DeltaLakeResource(spark=spark_resource, root=str(tmp_path / "tables"))
 
 
 def files_in(delta: DeltaLakeResource, table: str) -> int:
