@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from assets.partitions import daily_partitions, partition_dates
-from assets.quality.checks import AUDIT, Tables, TableCheck, labelled
+from assets.quality.checks import AUDIT, Tables, TableCheck, labelled, per_day
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
 
@@ -50,6 +50,7 @@ def build_audit_job(checks: Sequence[TableCheck]) -> JobDefinition:
                 asset_key=check.asset, check_name=check.name, passed=result.passed, metadata=result.metadata,
                 severity=check.severity, blocking=check.blocking, partition=day if check.partitioned else None,
             )
+            yield from per_day(check, result, tables, AUDIT)
 
     @job(name=JOB_NAME, partitions_def=daily_partitions,
          description="Audit: every table check recomputed from the stored tables for a day or a range of days.")

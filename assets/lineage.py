@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 import dagster
 import pyspark
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetKey,
@@ -153,11 +154,13 @@ class _Step:
         if not started:
             return results
         event, inputs, keys = started
-        written = [r for r in results if not isinstance(r, AssetCheckResult)]
+        written = [r for r in results if not isinstance(r, (AssetCheckResult, AssetCheckEvaluation))]
         extra = _guarded(lineage, "COMPLETE", lambda: self._complete(context, lineage, event, inputs, keys, written))
         out = []
         for result in results:
-            if isinstance(result, AssetCheckResult):  # a check evaluated in the step: its own event
+            if isinstance(result, AssetCheckEvaluation):  # a day's share of a range's check: no event of its own
+                added = None
+            elif isinstance(result, AssetCheckResult):  # a check evaluated in the step: its own event
                 added = _guarded(lineage, "check", lambda r=result: self._check_event(context, lineage, r))
             else:
                 added = extra.pop(0) if extra else None

@@ -54,6 +54,23 @@ def test_range_run_succeeds_and_every_error_check_passes(lakehouse):
     }
 
 
+def test_each_day_of_a_range_run_has_its_own_passed_check_results(lakehouse):
+    """A range run's checks are recorded per day, so a partitioned asset shows Passed on each day
+    (not the planned-but-never-evaluated state the UI shows as Skipped)."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus  # no public alias
+
+    instance, run_id = lakehouse["instance"], lakehouse["result"].run_id
+    graph = lakehouse["defs"].resolve_asset_graph()
+    days = {(START + timedelta(days=i)).isoformat() for i in range(DAYS)}
+    partitioned = [k for k in graph.asset_check_keys if graph.get(k).partitions_def is not None]
+    assert len(partitioned) == 17
+    for key in partitioned:
+        records = [r for r in instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
+                   if r.run_id == run_id]
+        by_day = {r.partition: r.status for r in records if r.partition is not None}
+        assert by_day == {day: AssetCheckExecutionRecordStatus.SUCCEEDED for day in days}, key
+
+
 def test_bronze_holds_every_landed_line(lakehouse):
     manifest = lakehouse["manifest"]["orders"]
     for day, lines in manifest["json_lines_by_landing_date"].items():

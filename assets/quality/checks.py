@@ -11,11 +11,11 @@ schedule (or from the UI) so a write bug is still caught by a check that reads w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Type
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Type, Union
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
+from dagster import AssetCheckEvaluation, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 from pandera.pyspark import DataFrameModel
 from pyspark.sql import DataFrame
 
@@ -100,14 +100,41 @@ def evaluate(
     checks: Sequence[TableCheck],
     tables: Tables,
     held: Optional[Mapping[str, Callable[[], AssetCheckResult]]] = None,
-) -> Iterator[AssetCheckResult]:
+) -> Iterator[Union[AssetCheckResult, AssetCheckEvaluation]]:
     """The step's results for ``checks``: from ``held`` (computations on what the step holds,
-    by check name) where given, else the check's audit of what the step just committed."""
+    by check name) where given, else the check's audit of what the step just committed.
+    For a range of days, each partitioned check also gets one evaluation per day."""
     held = held or {}
     for check in checks:
         computed = held.get(check.name)
-        result = computed() if computed else check.audit(tables)
-        yield labelled(check, result, IN_STEP if computed else COMMITTED)
+        result = labelled(check, computed() if computed else check.audit(tables), IN_STEP if computed else COMMITTED)
+        yield result
+        yield from per_day(check, result, tables)
+
+
+def per_day(
+    check: TableCheck, result: AssetCheckResult, tables: Tables, evaluated_from: str = COMMITTED
+) -> Iterator[AssetCheckEvaluation]:
+    """A partitioned check's outcome for each day of a range run, so every partition shows its own.
+
+    Dagster records a range run's check result without a partition. A range that passed passed on
+    every day; a range that failed is audited day by day from the committed slices, so each day
+    carries its own verdict and counts.
+    """
+    if not check.partitioned or tables.start is None or tables.start == tables.end:
+        return
+    day = tables.start
+    while day <= tables.end:
+        outcome = result
+        if not result.passed:
+            outcome = labelled(check, check.audit(replace(tables, start=day, end=day)), evaluated_from)
+        metadata = {**(outcome.metadata or {})}
+        if outcome is result:
+            metadata["evaluated_over"] = MetadataValue.text(f"{tables.start.isoformat()}..{tables.end.isoformat()}")
+        yield AssetCheckEvaluation(asset_key=check.asset, check_name=check.name, passed=outcome.passed,
+                                   metadata=metadata, severity=check.severity, blocking=check.blocking,
+                                   partition=day.isoformat())
+        day += timedelta(days=1)
 
 
 def labelled(check: TableCheck, result: AssetCheckResult, evaluated_from: str) -> AssetCheckResult:
