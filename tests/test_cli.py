@@ -12,6 +12,8 @@ import pyarrow
 import pytest
 from deltalake import DeltaTable
 
+pytestmark = pytest.mark.slow  # every test starts the dagster CLI in a subprocess
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 
@@ -60,7 +62,6 @@ def test_missing_cluster_settings_are_named_when_the_code_location_loads(tmp_pat
         assert f"{variable} is required when LAKEHOUSE_ENV=cluster" in output, output[-3000:]
 
 
-@pytest.mark.slow
 def test_materialize_partition_range_from_the_cli(tmp_path):
     from datagen import GeneratorConfig, generate_landing_zone
 
