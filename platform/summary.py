@@ -40,10 +40,23 @@ def check_lines(instance: DagsterInstance) -> tuple[list[str], int]:
         return ["  (no runs yet)"], 0
     run = runs[0]
     records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+
+    def key_of(evaluation) -> str:
+        return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+
+    # A range run records each partitioned check for the whole run and once per day: one line
+    # per check, with how many of its days passed.
+    days: dict[str, list[bool]] = {}
+    for evaluation in evaluations:
+        if evaluation.partition is not None:
+            days.setdefault(key_of(evaluation), []).append(evaluation.passed)
+    whole_run = {key_of(e) for e in evaluations if e.partition is None}
     lines, failed = [], 0
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+    for evaluation in evaluations:
+        key = key_of(evaluation)
+        if evaluation.partition is not None and key in whole_run:
+            continue
         if evaluation.passed:
             outcome = "passed"
         else:
@@ -52,6 +65,8 @@ def check_lines(instance: DagsterInstance) -> tuple[list[str], int]:
             rule = evaluation.metadata.get("failed_rule")
             if rule is not None:
                 outcome += f" {rule.value}"
+        if evaluation.partition is None and len(days.get(key, [])) > 1:
+            outcome += f" ({sum(days[key])} of {len(days[key])} days passed)"
         lines.append(f"  {key:<62} {outcome}")
     header = f"  run {run.run_id[:8]} {run.status.value}"
     return [header, *sorted(lines)], failed
