@@ -27,6 +27,9 @@ class RunTimes:
     status: str
     run_seconds: float  # RUN_START .. RUN_SUCCESS/FAILURE
     steps: list[StepTime]
+    started_at: float = float("nan")  # RUN_START, epoch seconds: minus the process's start, Dagster's start-up
+    ended_at: float = float("nan")  # RUN_SUCCESS/FAILURE, epoch seconds
+    first_event_at: float = float("nan")  # the run's first event (its creation: planned materializations)
 
 
 def last_run(dagster_home: Path) -> RunTimes:
@@ -44,6 +47,7 @@ def last_run(dagster_home: Path) -> RunTimes:
     checks: dict[str, list[str]] = {}
     run_start: Optional[float] = None
     run_end: Optional[float] = None
+    first_event = min((r.timestamp for r in records), default=float("nan"))
     for record in records:
         event = record.dagster_event
         if event is None:
@@ -70,4 +74,6 @@ def last_run(dagster_home: Path) -> RunTimes:
         steps.append(StepTime(step, "check" if is_check else "asset", label, ended - began, status))
     steps.sort(key=lambda s: starts[s.step])
     seconds = (run_end - run_start) if run_start is not None and run_end is not None else float("nan")
-    return RunTimes(run.run_id, run.status.value, seconds, steps)
+    return RunTimes(run.run_id, run.status.value, seconds, steps,
+                    run_start if run_start is not None else float("nan"),
+                    run_end if run_end is not None else float("nan"), first_event)

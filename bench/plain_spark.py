@@ -52,33 +52,11 @@ from assets.transforms import features as tf  # noqa: E402
 from assets.transforms import gold as tg  # noqa: E402
 from assets.transforms import silver as ts  # noqa: E402
 from assets.transforms.rules import passed, quarantine_rows  # noqa: E402
-from resources.jars import jar_paths  # noqa: E402
-
-# The platform's local environment (resources/spark.py BASE_CONF + platform/definitions.py "local").
-SPARK_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.databricks.delta.snapshotPartitions": "2",
-    "spark.databricks.delta.optimizeWrite.enabled": "true",
-    "spark.sql.adaptive.enabled": "true",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.databricks.delta.properties.defaults.deletedFileRetentionDuration": "interval 7 days",
-    "spark.databricks.delta.properties.defaults.logRetentionDuration": "interval 30 days",
-    "spark.databricks.delta.properties.defaults.checkpointInterval": "10",
-    "spark.ui.enabled": "false",
-    "spark.sql.shuffle.partitions": "8",
-    "spark.driver.memory": "4g",
-}
+from bench.local_spark import session as local_session  # noqa: E402
 
 
 def session() -> SparkSession:
-    builder = SparkSession.builder.appName("plain-spark-baseline").master("local[*]")
-    for key, value in {**SPARK_CONF, "spark.jars": ",".join(jar_paths())}.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
-    return spark
+    return local_session("plain-spark-baseline")
 
 
 def between(column: str, start: date, end: date) -> str:

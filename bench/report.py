@@ -187,6 +187,58 @@ def year_markdown(rows: list[dict], tables: list[dict]) -> list[str]:
     return lines
 
 
+def small_day_markdown(summary: list[dict], steps: list[dict]) -> list[str]:
+    """The floor (``--parts small-day``): one day through a trivial Spark + Delta job and through
+    the platform, the ratio, where each process's wall time went, and the platform's steps."""
+    lines: list[str] = []
+    rows = [r for r in summary if r["part"] == "small-day"]
+    for size in sorted({r["size_orders"] for r in rows}):
+        here = {str(r["system"]).split(":")[0]: r for r in rows if r["size_orders"] == size}
+        floor, platform = here.get("floor"), here.get("platform")
+        lines += [f"## The floor: one day of {size:,} orders from empty tables (median [min, max])", "",
+                  "`floor` is `bench/floor.py` in its own process: a SparkSession configured as the platform's "
+                  "`local` environment (JVM start included), the day's order JSON read, items exploded into lines, "
+                  "one Delta table written. `platform` is `dagster asset materialize --select '*' --partition DAY` "
+                  "on an empty lakehouse: the whole graph with its checks.", "",
+                  "| System | Orders | Wall time | vs floor | Peak RSS (tree) | Repeats | Max load before |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        for r in (floor, platform):
+            if r is None:
+                continue
+            vs = f"{r['seconds_median'] / floor['seconds_median']:.2f}x" if floor else ""
+            lines.append(f"| {r['system']} | {r['orders']:,} | {_range(r)} | {vs} | {r['peak_rss_mib_median']:,} MiB | "
+                         f"{r['repeats']} | {r['load_before_max']} |")
+        lines.append("")
+        if floor and platform:
+            ratio = platform["seconds_median"] / floor["seconds_median"]
+            lines += [f"Platform / floor: {ratio:.2f}x (goal: at most 1.4x, "
+                      f"{'met' if ratio <= 1.4 else 'not met'}).", ""]
+        mine = [s for s in steps if s["part"] == "small-day" and s["size_orders"] == size]
+        for kind, title in (("floor", "Where the floor's wall time went"),
+                            ("process", "Where the platform's wall time went (process start, its run's events, exit)")):
+            phases = [s for s in mine if s["kind"] == kind]
+            if phases:
+                lines += [f"{title}:", "", "| Phase | Median | Min | Max |", "|---|---:|---:|---:|"]
+                lines += [f"| {s['label']} | {_fmt_seconds(s['seconds_median'])} | {_fmt_seconds(s['seconds_min'])} | "
+                          f"{_fmt_seconds(s['seconds_max'])} |" for s in phases]
+                lines.append("")
+        chosen = sorted((s for s in mine if s["kind"] in ("asset", "check")), key=lambda s: -s["seconds_median"])
+        if chosen:
+            total = sum(s["seconds_median"] for s in chosen)
+            lines += [f"Platform steps (the first Spark step also starts the JVM and SparkSession; an asset's checks "
+                      f"count in its step when they run inside it; they add up to {_fmt_seconds(total)}):", "",
+                      "| Step | Kind | Median | Min | Max | Share |", "|---|---|---:|---:|---:|---:|"]
+            lines += [f"| {s['label']} | {s['kind']} | {_fmt_seconds(s['seconds_median'])} | "
+                      f"{_fmt_seconds(s['seconds_min'])} | {_fmt_seconds(s['seconds_max'])} | "
+                      f"{100 * s['seconds_median'] / total:.1f} % |" for s in chosen]
+            for kind in ("asset", "check"):
+                if any(s["kind"] == kind for s in chosen):
+                    part = sum(s["seconds_median"] for s in chosen if s["kind"] == kind)
+                    lines.append(f"| **all {kind}s** | | {_fmt_seconds(part)} | | | {100 * part / total:.1f} % |")
+            lines.append("")
+    return lines
+
+
 def markdown(summary: list[dict], steps: list[dict], machine: dict[str, str], notes: list[str],
              generator: list[dict], year_rows: list[dict] = (), year_tables: list[dict] = ()) -> str:
     lines = ["# Benchmark results", ""]
@@ -217,6 +269,7 @@ def markdown(summary: list[dict], steps: list[dict], machine: dict[str, str], no
         lines.append("")
     if year_rows:
         lines += year_markdown(list(year_rows), list(year_tables))
+    lines += small_day_markdown(summary, steps)
     if generator:
         lines += ["## Data generator (`python -m datagen`)", "",
                   "| Orders | Days | Wall time | Orders/s | Peak RSS | Landing size |", "|---:|---:|---|---:|---:|---:|"]

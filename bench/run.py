@@ -17,8 +17,12 @@ parts) is a year of daily runs: the history as one range run, then ``--new-days`
 each on the same lakehouse, measuring per day the bytes and files each run's commits wrote against
 the day's own partitions (``bench/delta_log.py``), then table maintenance, a fresh one-run build
 of the same data to compare storage with, and plain Spark and DuckDB doing the same new days
-incrementally. Every command is measured for wall time and the peak resident memory of its whole
-process tree (``bench/sampler.py``).
+incrementally. ``small-day`` (not in the default parts) is the floor: per repetition, from empty
+tables, one day of ``--small-day-orders`` orders through a trivial one-table Spark + Delta job in
+its own process (``bench/floor.py``) and through the platform's whole graph (one ``--partition``
+run), with the ratio of the two and the platform's start-up, run and per-step times. Every
+command is measured for wall time and the peak resident memory of its whole process tree
+(``bench/sampler.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import platform as host
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -44,8 +49,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 SYSTEMS = ("platform", "plain-spark", "duckdb")
-PARTS = (*SYSTEMS, "incremental", "year")
-# `year` takes about an hour at its defaults (365 days of 10,000 orders): asked for explicitly.
+PARTS = (*SYSTEMS, "incremental", "year", "small-day")
+# `year` takes about an hour at its defaults (365 days of 10,000 orders); `small-day` a few minutes
+# a repetition, and its platform run is what `incremental`'s first day measures: both asked for explicitly.
 DEFAULT_PARTS = (*SYSTEMS, "incremental")
 MAINTENANCE_JOB = "table_maintenance"
 
@@ -154,6 +160,34 @@ def run_job(job: str, env: dict[str, str], home: Path, log_path: Path) -> tuple[
 
 def ratio(numerator: float, denominator: float) -> Optional[float]:
     return round(numerator / denominator, 2) if denominator else None
+
+
+# Where the two small-day processes spend their wall time (labels of the steps rows, kind floor/process).
+FLOOR_PHASES = ("interpreter start", "imports (pyspark, delta jars lookup)", "SparkSession start (JVM)",
+                "read, explode, Delta write", "session stop", "process exit")
+PLATFORM_PHASES = ("start-up: CLI import + definitions load", "start-up: run creation and planning",
+                   "run: RUN_START to RUN_SUCCESS", "run: steps (sum)", "run: between steps", "process exit")
+
+
+def floor_phases(log_path: Path, began: float, seconds: float) -> dict[str, float]:
+    """The floor's phases from the ``FLOOR {json}`` line it prints (epoch times) and its launch time."""
+    lines = reversed(log_path.read_text(errors="replace").splitlines())
+    line = next((text for text in lines if text.startswith("FLOOR ")), None)
+    if line is None:
+        return {}
+    t = json.loads(line[len("FLOOR "):])
+    points = [began, t["started"], t["imported"], t["session"], t["written"], t["stopped"], began + seconds]
+    return {label: b - a for label, a, b in zip(FLOOR_PHASES, points, points[1:])}
+
+
+def platform_phases(times, began: float, seconds: float) -> dict[str, float]:
+    """Process start to the run's first event (the `dagster` CLI's imports and the definitions'
+    load), to RUN_START (run creation, planning), the run, and its end to the process's exit."""
+    steps = sum(s.seconds for s in times.steps)
+    points = [began, times.first_event_at, times.started_at, times.ended_at, began + seconds]
+    return {PLATFORM_PHASES[0]: points[1] - points[0], PLATFORM_PHASES[1]: points[2] - points[1],
+            PLATFORM_PHASES[2]: points[3] - points[2], PLATFORM_PHASES[3]: steps,
+            PLATFORM_PHASES[4]: points[3] - points[2] - steps, PLATFORM_PHASES[5]: points[4] - points[3]}
 
 
 # -- the benchmark -------------------------------------------------------------------------------
@@ -443,6 +477,43 @@ class Bench:
             shutil.rmtree(landing, ignore_errors=True)
             shutil.rmtree(work, ignore_errors=True)
 
+    # -- part 6: the floor, one small day ---------------------------------------------------------
+    def small_day(self, orders_wanted: int) -> None:
+        """One day of N orders from empty tables: a trivial Spark + Delta job, then the whole graph."""
+        args = self.args
+        # Dagster's daily partitions end yesterday.
+        day = min(self.start, date.today() - timedelta(days=1))
+        landing, manifest = self.landing_for(orders_wanted, 1, args.incremental_customers, start=day)
+        orders = manifest["orders"]["distinct_orders"]
+        work = self.work / f"small-day-{orders_wanted}"
+        part, size = "small-day", orders_wanted
+        for repeat in range(1, args.repeats + 1):
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            log_path = self.logs / f"small-day-{orders_wanted}-floor-r{repeat}.log"
+            began = time.time()
+            m = run_measured("floor", [PYTHON, "-m", "bench.floor", "--landing", str(landing), "--day",
+                                       day.isoformat(), "--table", str(work / "floor" / "order_lines")], log_path)
+            self.record(part, "floor: one Spark + Delta job", size, 1, repeat, orders, m)
+            phases = floor_phases(log_path, began, m.seconds)
+            for label, seconds in phases.items():
+                self.steps.append({"part": part, "size_orders": size, "days": 1, "repeat": repeat, "kind": "floor",
+                                   "label": label, "step": label, "seconds": round(seconds, 3)})
+
+            root = work / "platform"
+            root.mkdir(parents=True)
+            began = time.time()
+            m, times = materialize(root, landing, self.home, day, day, day, day, args.lineage,
+                                   self.logs / f"small-day-{orders_wanted}-platform-r{repeat}.log")
+            self.record(part, "platform: whole graph", size, 1, repeat, orders, m, times.run_id)
+            self.record_steps(part, size, 1, repeat, times)
+            for label, seconds in platform_phases(times, began, m.seconds).items():
+                self.steps.append({"part": part, "size_orders": size, "days": 1, "repeat": repeat,
+                                   "kind": "process", "label": label, "step": label, "seconds": round(seconds, 3)})
+        if not args.keep:
+            shutil.rmtree(landing, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+
     # -- results -------------------------------------------------------------------------------
     def write(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -500,7 +571,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--parts", type=lambda s: s.split(","), default=list(DEFAULT_PARTS),
                         help=f"comma-separated subset of {','.join(PARTS)} (default: {','.join(DEFAULT_PARTS)}; "
-                             f"year, a year of daily runs, takes about an hour at its defaults)")
+                             f"year, a year of daily runs, takes about an hour at its defaults; small-day, the "
+                             f"floor: one day through a trivial Spark + Delta job and through the platform)")
     parser.add_argument("--history", type=_ints, default=None,
                         help="history lengths (days): for incremental (default 30,365) and, the longest, for year "
                              "(default 365)")
@@ -511,8 +583,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="year: new days materialized one run each, in order, on top of the history (default 5)")
     parser.add_argument("--year-platform-only", action="store_true",
                         help="year: skip the plain-Spark and DuckDB baselines (re-measuring the platform alone)")
+    parser.add_argument("--small-day-orders", type=int, default=10_000,
+                        help="small-day: orders in the one landing day the floor and the platform process")
     parser.add_argument("--incremental-orders-per-day", type=int, default=10_000, help="incremental and year")
-    parser.add_argument("--incremental-customers", type=int, default=20_000, help="incremental and year")
+    parser.add_argument("--incremental-customers", type=int, default=20_000, help="incremental, year and small-day")
     parser.add_argument("--customers", type=int, default=None, help="customers per landing zone (default: orders / "
                         "--orders-per-customer)")
     parser.add_argument("--orders-per-customer", type=int, default=20)
@@ -551,6 +625,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 bench.incremental(history)
         if "year" in args.parts:
             bench.year(args.year_history)
+        if "small-day" in args.parts:
+            bench.small_day(args.small_day_orders)
     except (Failed, consistency.InconsistentResults) as error:
         bench.write()
         sys.stderr.write(f"\nBENCHMARK FAILED: {error}\n")

@@ -8,13 +8,14 @@ from resources.settings import LakehouseSettings
 
 
 def test_plain_spark_baseline_uses_the_local_environment_s_spark_settings(monkeypatch):
-    """bench/plain_spark.py copies the settings (importing resources.spark would bring Dagster
-    into the baseline's process and its wall time); this keeps the copy from drifting."""
+    """bench/local_spark.py copies the settings for the baselines (plain_spark.py, floor.py):
+    importing resources.spark would bring Dagster into their processes and wall times; this
+    keeps the copy from drifting."""
     monkeypatch.setenv("LAKEHOUSE_ENV", "local")
     for name in ("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", "LAKEHOUSE_SPARK_LINEAGE"):
         monkeypatch.delenv(name, raising=False)
     spark = load_platform_definitions().RESOURCES_BY_ENV["local"](LakehouseSettings.from_env())["spark"]
-    from bench.plain_spark import SPARK_CONF  # after the platform's import of `assets`, which it reuses
+    from bench.local_spark import SPARK_CONF
 
     platform_conf = {k: v for k, v in spark.spark_conf().items() if k != "spark.jars"}
     assert SPARK_CONF == platform_conf
@@ -63,3 +64,40 @@ def test_delta_log_counts_what_each_commit_wrote(spark, tmp_path):
     sizes = delta_log.storage(root)["silver/orders"]
     assert sizes.live_files == 2 and sizes.live_bytes == sum(_parquet_sizes(table).values()) - merge.bytes_removed
     assert sizes.disk_files > 3 and sizes.disk_bytes > sizes.live_bytes  # the removed file and the log
+
+
+def test_small_day_splits_each_process_s_wall_time_and_reports_the_ratio(tmp_path):
+    """The floor part (`--parts small-day`): phases from the floor's FLOOR line and from the
+    platform run's event times, and the report's section; no Spark, no Dagster run."""
+    import json
+
+    from bench import report
+    from bench.events import RunTimes, StepTime
+    from bench.run import FLOOR_PHASES, PLATFORM_PHASES, floor_phases, platform_phases
+
+    log = tmp_path / "floor.log"
+    log.write_text("spark noise\nFLOOR " + json.dumps({"started": 100.5, "imported": 101.5, "session": 111.5,
+                                                      "written": 121.5, "stopped": 122.0, "rows": 30}) + "\n")
+    floor = floor_phases(log, began=100.0, seconds=23.0)
+    assert list(floor) == list(FLOOR_PHASES)
+    assert [round(v, 3) for v in floor.values()] == [0.5, 1.0, 10.0, 10.0, 0.5, 1.0]  # they add up to the wall time
+
+    steps = [StepTime("a", "asset", "bronze/orders", 20.0, "success"), StepTime("b", "asset", "gold/x", 9.0, "success")]
+    times = RunTimes("r", "SUCCESS", 30.0, steps, started_at=110.0, ended_at=140.0, first_event_at=107.0)
+    platform = platform_phases(times, began=100.0, seconds=42.0)
+    assert list(platform) == list(PLATFORM_PHASES)
+    assert [round(v, 3) for v in platform.values()] == [7.0, 3.0, 30.0, 29.0, 1.0, 2.0]
+
+    raw = [{"part": "small-day", "system": system, "size_orders": 10, "days": 1, "repeat": 1, "seconds": seconds,
+            "orders": 10, "peak_rss_mib": 1, "load_before": 0.5}
+           for system, seconds in (("floor: one Spark + Delta job", 23.0), ("platform: whole graph", 42.0))]
+    step_rows = [{"part": "small-day", "size_orders": 10, "days": 1, "repeat": 1, "kind": kind, "label": label,
+                  "step": label, "seconds": seconds}
+                 for kind, phases in (("floor", floor), ("process", platform)) for label, seconds in phases.items()]
+    step_rows += [{"part": "small-day", "size_orders": 10, "days": 1, "repeat": 1, "kind": s.kind, "label": s.label,
+                   "step": s.step, "seconds": s.seconds} for s in steps]
+    text = "\n".join(report.small_day_markdown(report.summarise(raw), report.summarise_steps(step_rows)))
+    assert "Platform / floor: 1.83x (goal: at most 1.4x, not met)" in text
+    assert "| start-up: CLI import + definitions load | 7.0 s |" in text
+    assert "| bronze/orders | asset | 20.0 s | 20.0 s | 20.0 s | 69.0 % |" in text
+    assert "all checks" not in text  # no check steps of their own: checks run inside the asset steps
