@@ -81,17 +81,20 @@ class LakehouseSettings:
     spark_lineage: bool = False  # LAKEHOUSE_SPARK_LINEAGE: openlineage-spark's listener in the session too
     vacuum_retention_hours: int = MIN_VACUUM_RETENTION_HOURS  # LAKEHOUSE_VACUUM_RETENTION_HOURS: files VACUUM keeps
     object_store: Optional[ObjectStoreSettings] = None
+    landing_root_path: Optional[str] = None  # LAKEHOUSE_LANDING_ROOT; default <root>/landing
+    table_root_path: Optional[str] = None  # LAKEHOUSE_TABLE_ROOT; default <root>/tables
+    openlineage_url: Optional[str] = None  # OPENLINEAGE_URL, where http lineage goes
 
     @property
     def landing_root(self) -> str:
-        return os.environ.get("LAKEHOUSE_LANDING_ROOT", f"{self.root}/landing")
+        return self.landing_root_path or f"{self.root}/landing"
 
     @property
     def table_root(self) -> str:
         default = f"{self.root}/tables"
         if default.startswith("s3://"):  # Spark reaches S3 through hadoop-aws's s3a filesystem
             default = "s3a://" + default[len("s3://") :]
-        return os.environ.get("LAKEHOUSE_TABLE_ROOT", default)
+        return self.table_root_path or default
 
     @property
     def reports_root(self) -> str:
@@ -99,7 +102,7 @@ class LakehouseSettings:
 
     @property
     def lineage_file(self) -> str:
-        return self.lineage_file_path or os.environ.get("LAKEHOUSE_LINEAGE_FILE") or f"{self.root}/lineage/events.jsonl"
+        return self.lineage_file_path or f"{self.root}/lineage/events.jsonl"
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "LakehouseSettings":
@@ -169,6 +172,9 @@ class LakehouseSettings:
             spark_lineage=spark_lineage,
             vacuum_retention_hours=vacuum_retention_hours,
             object_store=object_store,
+            landing_root_path=env.get("LAKEHOUSE_LANDING_ROOT"),
+            table_root_path=env.get("LAKEHOUSE_TABLE_ROOT"),
+            openlineage_url=env.get("OPENLINEAGE_URL"),
         )
         env.raise_problems(name)
         return settings
