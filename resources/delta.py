@@ -24,15 +24,13 @@ from typing import Any, Callable, Optional, Sequence
 
 import deltalake
 from dagster import ConfigurableResource, ResourceDependency, get_dagster_logger
-from delta.tables import DeltaTable
 from deltalake.exceptions import TableNotFoundError
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from resources.jars import jar_paths, s3a_artifacts
 from resources.object_store import ObjectStoreResource
-from resources.spark import SparkResource, is_connect
+from resources.spark import SparkResource
 
 # Operation metrics worth showing in the UI, renamed to plain words.
 _METRIC_NAMES = {
@@ -155,16 +153,9 @@ class DeltaLakeResource(ConfigurableResource):
         return "delta.`" + self.uri(table).replace("`", "``") + "`"
 
     def exists(self, table: str) -> bool:
-        session = self.session
-        if not is_connect(session):
-            return DeltaTable.isDeltaTable(session, self.uri(table))
-        try:
-            session.sql(f"DESCRIBE DETAIL {self.sql_name(table)}").collect()
-        except AnalysisException as error:
-            if error.getCondition() == "DELTA_MISSING_DELTA_TABLE":
-                return False
-            raise
-        return True
+        """Whether the table has a Delta log, asked of delta-rs: no Spark round trip (over Spark
+        Connect a probe of a missing table is a failed RPC the client logs as an error)."""
+        return deltalake.DeltaTable.is_deltatable(self.delta_rs_uri(table), self.storage_options or None)
 
     # -- reads -------------------------------------------------------------
     def read(self, table: str, where: Optional[str] = None) -> DataFrame:
