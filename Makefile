@@ -90,8 +90,19 @@ compose-config: system-packages
 validate: setup
 	$(DAGSTER) definitions validate -w workspace.yaml
 
+# Run a command in place of the recipe's shell (exec, no process between make and it) with SIGINT
+# and SIGTERM at their defaults. A job started in the background of a non-interactive shell
+# (`make ui &` in a script, a CI step, a supervisor) inherits SIGINT *ignored*, and dagster dev,
+# which handles SIGTERM the way Python handles SIGINT, would then ignore SIGTERM too and keep
+# the webserver, the daemon and the code servers running.
+FOREGROUND = exec $(PY) -c 'import os, signal, sys; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; os.execvp(sys.argv[1], sys.argv[1:])'
+
+# The UI: webserver, daemon and code servers in the foreground. Ctrl-C, or SIGTERM to make (which
+# make passes on to its recipe) stops them all within seconds (tests/test_ui.py).
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
 ui: setup $(DAGSTER_HOME)/dagster.yaml
-	$(DAGSTER) dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	$(FOREGROUND) $(DAGSTER) dev -w workspace.yaml --host $(UI_HOST) --port $(UI_PORT)
 
 # A warm Spark for local runs: a Spark Connect server on 127.0.0.1:15002 (Delta, UTC, the
 # platform's settings), in the foreground. Runs started with

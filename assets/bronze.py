@@ -32,9 +32,10 @@ from pyspark.sql import types as T
 
 from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
+from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import daily_partitions, partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, evaluate
-from assets.quality.results import check_result
+from assets.quality.results import reconcile_result
 from assets.transforms import bronze as t
 from assets.transforms import landed_files as lf
 from resources.delta import DeltaLakeResource
@@ -226,12 +227,14 @@ def _bronze_asset(source: LandedSource):
     @multi_asset(
         name=f"bronze_{source.name}",
         specs=[
-            AssetSpec(table_key, group_name=GROUP, description=source.description, kinds={"spark", "delta"}),
+            AssetSpec(table_key, group_name=GROUP, description=source.description, kinds={"spark", "delta"},
+                      owners=OWNERS, tags=tags(GROUP, source.name), freshness_policy=DAILY_FRESHNESS),
             AssetSpec(
                 rejects_key,
                 group_name=GROUP,
                 description=f"Landed {source.name} lines that could not be parsed: raw text and reason.",
                 kinds={"spark", "delta"},
+                owners=OWNERS, tags=tags(GROUP, source.name), freshness_policy=DAILY_FRESHNESS,
             ),
         ],
         check_specs=check_specs(checks),
@@ -344,8 +347,11 @@ def _bronze_asset(source: LandedSource):
         }
         wrong = sorted(p for p in set(expected) | set(in_tables) if expected.get(p, 0) != in_tables.get(p, 0))
         quarantined = {p: e.reason for p, e in entries.items() if e.status == QUARANTINED}
-        return check_result(
-            not wrong,
+        return reconcile_result(
+            sum(expected.values()), sum(in_tables.values()),
+            meaning=f"expected: lines of the ingested {source.name} files (ingestion log, headers excluded); "
+                    "actual: bronze rows + rejected lines from those files",
+            passed=not wrong,
             failed_rule="per file: logged lines == bronze rows + rejected lines",
             failure_count=len(wrong),
             samples=[{"file": p, "logged_lines": expected.get(p), "rows_in_tables": in_tables.get(p, 0)}

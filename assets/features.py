@@ -10,6 +10,7 @@ from assets import carry_forward as cf
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days
+from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import daily_partitions, history_up_to_day, partition_dates, single_run
 from assets.quality import models
 from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
@@ -49,6 +50,9 @@ FEATURES_CHECKS = [
     deps=[AssetDep(AssetKey(["silver", "orders"]), partition_mapping=history_up_to_day), SILVER_CUSTOMERS],
     group_name="features",
     kinds={"spark", "delta"},
+    owners=OWNERS,
+    tags=tags("features", "customers"),
+    freshness_policy=DAILY_FRESHNESS,
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     automation_condition=on_upstream_change(SILVER_CUSTOMERS),
@@ -102,6 +106,7 @@ def _carry_forward_features(delta: DeltaLakeResource, previous: cf.Previous, his
     now = changes.to_version
     slices = t.carry_forward_slices(start, end)
     stale = sorted(d for d in changes.partitions if d <= p.isoformat())
+    compared = []  # slices compared but not read: the rows of p already count their lines
     if stale:
         # Files of landing days up to p changed: the rows of p stand only if no line known by p did
         # (a compaction rewrites files, not lines).
@@ -113,8 +118,9 @@ def _carry_forward_features(delta: DeltaLakeResource, previous: cf.Previous, his
         if differs:
             return (f"order lines of landing days {', '.join(stale)} changed in silver/orders since version {v}, "
                     f"so the features of {p} are stale")
-        slices.append(f"{changed} (at versions {v} and {now}: no line changed)")
+        compared.append(f"{changed} (at versions {v} and {now}: no line changed)")
     parts = [delta.read_version(cf.ORDERS, now, s) for s in slices]
+    slices += compared
     new = t.newcomers(previous.rows, history, start, end)
     low, high = new.agg(F.min("customer_id"), F.max("customer_id")).first()
     if low is not None:

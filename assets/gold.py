@@ -1,6 +1,7 @@
 """Gold: the business tables, one day per partition, replaced atomically per day."""
 
 
+from decimal import Decimal
 from typing import Iterator, Union
 
 from dagster import AssetCheckResult, AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
@@ -10,6 +11,7 @@ from assets import carry_forward as cf
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days
+from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import (
     between,
     daily_partitions,
@@ -20,7 +22,7 @@ from assets.partitions import (
 )
 from assets.quality import models
 from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
-from assets.quality.results import check_result, sample_keys
+from assets.quality.results import SAMPLE_SIZE, reconcile_result
 from assets.transforms import gold as t
 from resources.delta import DeltaLakeResource
 
@@ -34,16 +36,27 @@ Results = Iterator[Union[MaterializeResult, AssetCheckResult]]
 
 
 def _daily_sales_reconcile_with_silver(tables: Tables) -> AssetCheckResult:
+    """Revenue per order day, gold against silver: one row per day of the slice, collected."""
     gold = tables.read("gold/daily_sales", "order_date").groupBy("order_date").agg(F.sum("revenue").alias("gold_revenue"))
     silver = tables.read("silver/orders", "order_date").groupBy("order_date").agg(
         F.sum("line_amount").alias("silver_revenue"))
-    diff = gold.join(silver, "order_date", "full_outer").where(
-        ~F.coalesce(F.col("gold_revenue"), F.lit(0)).eqNullSafe(F.coalesce(F.col("silver_revenue"), F.lit(0)))
+    days = gold.join(silver, "order_date", "full_outer").select(
+        "order_date",
+        F.coalesce(F.col("gold_revenue"), F.lit(0)).alias("gold_revenue"),
+        F.coalesce(F.col("silver_revenue"), F.lit(0)).alias("silver_revenue"),
+    ).orderBy("order_date").collect()
+    differing = [day for day in days if day["gold_revenue"] != day["silver_revenue"]]
+    columns = ("order_date", "gold_revenue", "silver_revenue")
+    return reconcile_result(
+        sum((day["silver_revenue"] for day in days), Decimal(0)),
+        sum((day["gold_revenue"] for day in days), Decimal(0)),
+        meaning="expected: revenue of the silver order lines (sum of line_amount) of the days; "
+                "actual: revenue in gold/daily_sales of the days",
+        passed=not differing, failure_count=len(differing),
+        failed_rule="sum(gold.revenue) == sum(silver.line_amount) per day",
+        samples=[{k: str(day[k]) for k in columns} for day in differing[:SAMPLE_SIZE]],
+        days_compared=len(days),
     )
-    count = diff.count()
-    return check_result(count == 0, failed_rule="sum(gold.revenue) == sum(silver.line_amount) per day",
-                        failure_count=count,
-                        samples=sample_keys(diff, ["order_date", "gold_revenue", "silver_revenue"]) if count else None)
 
 
 DAILY_SALES_CHECKS = [
@@ -61,6 +74,9 @@ CLV_CHECKS = contract_checks(CLV, models.GoldCustomerLifetimeValue, ["as_of_date
     deps=[AssetDep(SILVER_ORDERS, partition_mapping=landed_by_then_and_late), SILVER_PRODUCTS],
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
+    tags=tags(GROUP, "sales"),
+    freshness_policy=DAILY_FRESHNESS,
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     automation_condition=on_upstream_change(SILVER_PRODUCTS),
@@ -87,6 +103,9 @@ CLV_TABLE = "gold/customer_lifetime_value"
     deps=[AssetDep(SILVER_ORDERS, partition_mapping=history_up_to_day_and_late)],
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
+    tags=tags(GROUP, "customers"),
+    freshness_policy=DAILY_FRESHNESS,
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     automation_condition=on_upstream_change(),

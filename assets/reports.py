@@ -5,9 +5,19 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
+from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import single_run
 from resources.delta import DeltaLakeResource
 from resources.reports import ReportFolderResource
+
+# The report's columns, described in its dagster/column_schema.
+COLUMNS = {
+    "category": "Product category.",
+    "revenue": "Revenue over all days: sum of gold/daily_sales.revenue.",
+    "orders": "Orders over all days: sum of gold/daily_sales.orders.",
+    "units": "Units sold over all days: sum of gold/daily_sales.units.",
+    "days": "Order days with sales in the category.",
+}
 
 
 @asset(
@@ -15,6 +25,9 @@ from resources.reports import ReportFolderResource
     deps=[AssetKey(["gold", "daily_sales"])],
     group_name="reports",
     kinds={"pandas", "delta"},
+    owners=OWNERS,
+    tags=tags("reports", "sales"),
+    freshness_policy=DAILY_FRESHNESS,
     backfill_policy=single_run,
     automation_condition=on_upstream_change(),
 )
@@ -41,7 +54,8 @@ def category_sales_summary(
             "dagster/row_count": len(summary),
             "dagster/uri": MetadataValue.path(csv_path),
             "dagster/column_schema": TableSchema(
-                columns=[TableColumn(name=str(c), type=str(summary[c].dtype)) for c in summary.columns]
+                columns=[TableColumn(name=str(c), type=str(summary[c].dtype), description=COLUMNS.get(str(c)))
+                         for c in summary.columns]
             ),
             "source_delta_version": table.version(),
             "path": MetadataValue.path(csv_path),

@@ -25,10 +25,11 @@ from assets.customer_rebuild import STEP as CUSTOMERS_STEP
 from assets.customer_rebuild import commit_or_nothing, plan_customer_rebuild
 from assets.lineage import emits_lineage
 from assets.metadata import write_metadata
+from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import between, daily_partitions, partition_dates, single_run
 from assets.quality import models
 from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
-from assets.quality.results import check_result, pandera_check, sample_keys, unique_key_check
+from assets.quality.results import check_result, pandera_check, reconcile_result, sample_keys, unique_key_check
 from assets.transforms import silver as t
 from assets.transforms.rules import RULE, passed, quarantine_rows
 from resources.delta import DeltaLakeResource
@@ -47,17 +48,20 @@ SILVER_PRODUCTS = AssetKey(["silver", "products"])
 QUARANTINE_PRODUCTS = AssetKey(["silver", "quarantine_products"])
 
 
-def with_quarantine(key: AssetKey, quarantine: AssetKey, deps: list[AssetKey], description: str) -> list[AssetSpec]:
-    """A silver table and its quarantine table, written by one step.
+def with_quarantine(
+    key: AssetKey, quarantine: AssetKey, deps: list[AssetKey], domain: str, description: str
+) -> list[AssetSpec]:
+    """A silver table and its quarantine table, written by one step, owned and tagged alike.
 
     The first dependency is the bronze table the step reads; the others are
     dimensions it looks records up in (which decide rules like unknown_customer,
     so the quarantine depends on them too), whose updates alone do not re-run it.
     """
     automation = on_upstream_change(*deps[1:])
+    ownership = {"owners": OWNERS, "tags": tags(GROUP, domain), "freshness_policy": DAILY_FRESHNESS}
     return [
         AssetSpec(key, group_name=GROUP, kinds=KINDS, deps=deps, description=description,
-                  automation_condition=automation),
+                  automation_condition=automation, **ownership),
         AssetSpec(
             quarantine,
             group_name=GROUP,
@@ -65,6 +69,7 @@ def with_quarantine(key: AssetKey, quarantine: AssetKey, deps: list[AssetKey], d
             deps=deps,
             description=f"Records for {key.to_user_string()} that broke a rule: the rule and the record as JSON.",
             automation_condition=automation,
+            **ownership,
         ),
     ]
 
@@ -99,10 +104,10 @@ def _orders_reference_known_customers(lines: DataFrame, customer_ids: DataFrame)
 
 
 def _orders_reconcile(bronze_lines: int, silver_rows: int, quarantined: int) -> AssetCheckResult:
-    return check_result(
-        bronze_lines == silver_rows + quarantined,
+    return reconcile_result(
+        int(bronze_lines), int(silver_rows) + int(quarantined),
+        meaning="expected: order lines in bronze; actual: order lines in silver + quarantined",
         failed_rule="bronze lines == silver + quarantined",
-        failure_count=abs(bronze_lines - silver_rows - quarantined),
         bronze_lines=int(bronze_lines), silver_rows=int(silver_rows), quarantined_rows=int(quarantined),
     )
 
@@ -111,7 +116,7 @@ def _orders_quarantine_rate(good: int, bad: int) -> AssetCheckResult:
     rate = bad / (good + bad) if good + bad else 0.0
     return check_result(rate <= QUARANTINE_RATE_LIMIT, severity=AssetCheckSeverity.WARN,
                         failed_rule=f"quarantine rate <= {QUARANTINE_RATE_LIMIT}", failure_count=bad,
-                        quarantine_rate=round(rate, 4))
+                        quarantine_rate=round(rate, 4), quarantined_rows=int(bad))
 
 
 def _bronze_lines(tables: Tables) -> int:
@@ -153,6 +158,7 @@ QUARANTINE_ORDERS_CHECKS = contract_checks(QUARANTINE_ORDERS, models.QuarantineR
         SILVER_ORDERS,
         QUARANTINE_ORDERS,
         [AssetKey(["bronze", "orders"]), SILVER_CUSTOMERS, SILVER_PRODUCTS],
+        "orders",
         "One row per order line, keyed by (order_id, line_no): typed, validated against known "
         "customers and products, deduplicated (earliest landing wins), merged idempotently.",
     ),
@@ -245,10 +251,10 @@ def _dimension_reconciles(tables: Tables, source: str) -> AssetCheckResult:
     landed = tables.read(f"bronze/{source}").count()
     accounted = tables.read(f"silver/{source}").agg(F.coalesce(F.sum("_source_records"), F.lit(0))).first()[0]
     quarantined = tables.read(f"silver/quarantine_{source}").count()
-    return check_result(
-        landed == accounted + quarantined,
+    return reconcile_result(
+        int(landed), int(accounted) + int(quarantined),
+        meaning=f"expected: {source} records in bronze; actual: records behind silver rows + quarantined",
         failed_rule="bronze records == records behind silver rows + quarantined",
-        failure_count=abs(landed - accounted - quarantined),
         bronze_records=landed, silver_records=int(accounted), quarantined_records=quarantined,
     )
 
@@ -289,6 +295,7 @@ QUARANTINE_PRODUCTS_CHECKS = contract_checks(QUARANTINE_PRODUCTS, models.Quarant
         SILVER_CUSTOMERS,
         QUARANTINE_CUSTOMERS,
         [AssetKey(["bronze", "customers"])],
+        "customers",
         "Customer dimension, SCD type 2: one row per version with valid_from / valid_to / is_current, "
         "rebuilt in update-time order so re-runs and late records give the same history.",
     ),
@@ -383,6 +390,7 @@ def silver_customers(context: AssetExecutionContext, delta: DeltaLakeResource):
         SILVER_PRODUCTS,
         QUARANTINE_PRODUCTS,
         [AssetKey(["bronze", "products"])],
+        "products",
         "Product catalogue, latest version of each product (type 1).",
     ),
     check_specs=check_specs([*PRODUCTS_CHECKS, *QUARANTINE_PRODUCTS_CHECKS]),

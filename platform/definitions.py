@@ -20,6 +20,7 @@ from assets.bronze import bronze_assets, bronze_checks
 from assets.features import feature_assets, feature_checks
 from assets.gold import gold_assets, gold_checks
 from assets.maintenance import build_table_maintenance_job, build_table_maintenance_schedule
+from assets.refresh import build_daily_refresh_job, build_daily_refresh_schedule
 from assets.reports import report_assets
 from assets.silver import silver_assets, silver_checks
 from resources.delta import DeltaLakeResource
@@ -139,6 +140,7 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
     maintenance = build_table_maintenance_job([key for asset in assets for key in asset.keys],
                                               vacuum_retention_hours=settings.vacuum_retention_hours)
     audit = build_audit_job([*bronze_checks, *silver_checks, *gold_checks, *feature_checks])
+    refresh = build_daily_refresh_job()
     return Definitions(
         assets=assets,
         sensors=[
@@ -146,8 +148,9 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
                                  settings.automation_running),
             build_automation_sensor(settings.sensor_interval_seconds, settings.automation_running),
         ],
-        jobs=[maintenance, audit],
-        schedules=[build_table_maintenance_schedule(maintenance, settings.automation_running),
+        jobs=[refresh, maintenance, audit],
+        schedules=[build_daily_refresh_schedule(refresh, settings.automation_running),
+                   build_table_maintenance_schedule(maintenance, settings.automation_running),
                    build_audit_schedule(audit, settings.automation_running)],
         resources=RESOURCES_BY_ENV[settings.env](settings),
         executor=in_process_executor,

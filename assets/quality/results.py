@@ -8,7 +8,8 @@ lets one aggregation count every rule's failures and lets us sample failing keys
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Type
+from decimal import Decimal
+from typing import Any, Mapping, Optional, Sequence, Type, Union
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 from pandera.pyspark import DataFrameModel
@@ -27,6 +28,21 @@ def sample_keys(rows: DataFrame, keys: Sequence[str]) -> list[dict]:
     ]
 
 
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``rows`` as a Markdown table, one column per key (in order of first appearance)."""
+    if not rows:
+        return "_no rows sampled_"
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def check_result(
     passed: bool,
     *,
@@ -36,14 +52,51 @@ def check_result(
     samples: Optional[list] = None,
     **metadata,
 ) -> AssetCheckResult:
-    """An AssetCheckResult whose metadata always names the rule, count and samples on failure."""
+    """An AssetCheckResult whose metadata always has ``failure_count`` (0 when it passed, so the
+    UI plots it as a line over time) and, on failure, names the rule and samples failing keys, as
+    JSON (``sample_failing_keys``) and as a Markdown table (``sample_failing_keys_table``).
+
+    A failure whose size is unknown counts its samples (at least 1)."""
     meta = {k: v for k, v in metadata.items() if v is not None}
-    if not passed:
+    if passed:
+        meta["failure_count"] = 0
+    else:
         meta["failed_rule"] = failed_rule or "unknown"
-        if failure_count is not None:
-            meta["failure_count"] = int(failure_count)
+        meta["failure_count"] = int(failure_count) if failure_count is not None else max(len(samples or []), 1)
         meta["sample_failing_keys"] = MetadataValue.json(samples or [])
+        meta["sample_failing_keys_table"] = MetadataValue.md(markdown_table(samples or []))
     return AssetCheckResult(passed=passed, severity=severity, metadata=meta)
+
+
+def reconcile_result(
+    expected: Union[int, float, Decimal],
+    actual: Union[int, float, Decimal],
+    *,
+    meaning: str,
+    failed_rule: str,
+    passed: Optional[bool] = None,
+    failure_count: Optional[int] = None,
+    samples: Optional[list] = None,
+    **details,
+) -> AssetCheckResult:
+    """A reconciliation: ``expected`` (what the source says) against ``actual`` (what the tables
+    hold), both as numeric metadata the UI plots, with ``meaning`` saying what each one counts.
+    Passed when they are equal, unless ``passed`` says otherwise (e.g. per day); the failure count
+    is their difference unless given."""
+
+    def number(value: Union[int, float, Decimal]) -> MetadataValue:
+        return MetadataValue.int(int(value)) if isinstance(value, int) else MetadataValue.float(float(value))
+
+    return check_result(
+        expected == actual if passed is None else passed,
+        failed_rule=failed_rule,
+        failure_count=abs(expected - actual) if failure_count is None else failure_count,
+        samples=samples,
+        expected=number(expected),
+        actual=number(actual),
+        reconciliation=MetadataValue.text(meaning),
+        **details,
+    )
 
 
 def pandera_check(
@@ -90,7 +143,8 @@ def pandera_check(
         False,
         severity=severity,
         failed_rule=", ".join(f"{f['column']}:{f['check']}" for f in failures),
-        failure_count=sum(counted) if counted else None,
+        # rows failing the counted rules; structural failures alone (no row count): how many
+        failure_count=sum(counted) if counted else len(failures),
         samples=samples[: SAMPLE_SIZE * 2],
         failures=MetadataValue.json(failures),
         assertions=assertions,
