@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import load_platform_definitions
 
 from resources.settings import LakehouseSettings
@@ -25,6 +26,7 @@ def _parquet_sizes(table) -> dict[str, int]:
     return {p.relative_to(table).as_posix(): p.stat().st_size for p in table.rglob("*.parquet")}
 
 
+@pytest.mark.slow  # many Delta commits
 def test_delta_log_counts_what_each_commit_wrote(spark, tmp_path):
     """bench/delta_log.py reads bytes and files written, files removed and MERGE's copied rows
     per commit from the JSON log: checked against the files on disk of a real Spark Delta table."""

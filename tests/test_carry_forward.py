@@ -57,6 +57,7 @@ def _silver_by_day(lines, held_back):
     return silver
 
 
+@pytest.mark.slow  # hundreds of days compared with the definition
 def test_lifetime_value_carried_day_by_day_equals_the_definition(spark):
     lines, _ = _random_history(spark, seed=1)
     lines = frozen(spark, lines).cache()
@@ -110,6 +111,7 @@ def test_lifetime_value_carried_day_by_day_equals_the_definition(spark):
         previous, computed_at = spark.createDataFrame(collected, result.schema), d
 
 
+@pytest.mark.slow  # hundreds of days compared with the definition
 def test_lifetime_value_carried_over_a_range_and_an_update_is_a_removal(spark):
     lines, _ = _random_history(spark, seed=7)
     lines = frozen(spark, lines).cache()
@@ -143,6 +145,7 @@ def _feature_lines(silver_now, previous, history, start, end):
     return out.select(*gold.LINE_COLUMNS).dropDuplicates(["order_id", "line_no"])
 
 
+@pytest.mark.slow  # hundreds of days compared with the definition
 @pytest.mark.parametrize("seed, k, last, step", [(3, 57, 63, 1), (5, 85, 112, 9)])
 def test_features_carried_forward_equal_the_definition(spark, seed, k, last, step):
     """Day by day (or ``step`` days a run), with late orders, expiries at 30 and 90 days, customers

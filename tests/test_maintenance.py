@@ -108,6 +108,7 @@ def test_optimize_compacts_many_small_appends_and_keeps_every_row(delta, spark):
 
 
 # (b) ---------------------------------------------------------------------------------------------
+@pytest.mark.slow  # VACUUM over many versions
 def test_vacuum_deletes_old_replaced_files_and_keeps_time_travel_within_retention(delta, spark):
     overwrite(delta, spark, "silver/customers", range(0, 10))  # v0: file A
     overwrite(delta, spark, "silver/customers", range(10, 20))  # v1: file B replaces A
@@ -137,6 +138,7 @@ def test_vacuum_deletes_old_replaced_files_and_keeps_time_travel_within_retentio
 
 
 # (c) ---------------------------------------------------------------------------------------------
+@pytest.mark.slow  # VACUUM over many versions
 def test_a_reader_opened_before_maintenance_reads_its_version_afterwards(delta, spark):
     written = append_small_files(delta, spark, "gold/sales", appends=6)
     spark_reader = delta.read("gold/sales")  # planned, not yet executed
