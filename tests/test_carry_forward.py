@@ -282,6 +282,7 @@ def test_a_new_day_carries_forward_and_reads_only_its_slices(tmp_path, monkeypat
     assert late.lifetime_revenue - before.lifetime_revenue >= Decimal("14.50")  # the late order counts
 
 
+@pytest.mark.slow  # concurrent writers released together
 def test_the_previous_day_is_read_at_one_version_even_if_replaced_meanwhile(tmp_path, spark_resource, spark):
     """Concurrent runs: day D-1 is replaced (its run re-materialized after a late file) between a
     day-D run's check of D-1 and its write. D must carry the D-1 rows it checked, not the new ones,

@@ -210,6 +210,7 @@ def at_once(*actions):
     return results
 
 
+@pytest.mark.slow  # concurrent writers released together
 def test_two_writers_of_one_slice_at_once_both_succeed_and_leave_one_copy(history, spark):
     """Two runs of the same day at once: Delta lets one commit and fails the other with a
     concurrent-modification conflict; the resource retries the idempotent write, so both
@@ -248,6 +249,7 @@ def test_a_write_that_keeps_conflicting_fails_with_a_clear_message(delta, monkey
         delta._retrying("silver/orders", lambda: (_ for _ in ()).throw(ValueError("bad")))
 
 
+@pytest.mark.slow  # concurrent writers released together
 def test_a_day_written_while_maintenance_compacts_the_table_ends_right(history, spark):
     """A run rewriting a day while OPTIMIZE compacts the same table: whichever commits second
     conflicts and is retried; both succeed and the table holds every row once."""
