@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from assets.silver import SILVER_ORDERS_POOL
 from conftest import RUN_COLUMNS, load_platform_definitions, run_graph
+from servers import stop_process_group
 from servers.spark import connect_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.servers]
@@ -132,17 +132,8 @@ def daemon_world(tmp_path_factory):
             yield {"root": root, "staged": staged, "manifest": manifest, "instance": instance, "env": env,
                    "log": log, "daemon": daemon, "connect": connect}
         finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(timeout=30)
-            # runs the daemon launched live in its process group; none may outlive the test
-            try:
-                os.killpg(daemon.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            # the runs the daemon launched live in its process group: none may outlive the test
+            stop_process_group(daemon, timeout=60)
             instance.dispose()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import stop_process_group
 
 pytestmark = pytest.mark.slow  # starts dagster-webserver in a subprocess
 
@@ -64,8 +64,4 @@ def test_webserver_serves_the_asset_graph(tmp_path):
         assert checks["orders_reference_known_customers"] is True
         assert checks["orders_quarantine_rate"] is False
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server, timeout=30)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -22,3 +26,28 @@ def platform_jars() -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM to a process started with ``start_new_session=True`` and its whole group (a JVM, the
+    runs a daemon launched), then SIGKILL to whatever outlives ``timeout``; reaps the process."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _group_alive(process.pid):
+            process.poll()
+            time.sleep(0.2)
+        if not _group_alive(process.pid):
+            break
+    process.poll()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import pyspark
+
+from servers import stop_process_group
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -67,26 +68,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM to the process group (the JVM and anything it forked), then SIGKILL."""
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _group_alive(self.pid):
-                self.popen.poll()
-                time.sleep(0.2)
-            if not _group_alive(self.pid):
-                break
-        self.popen.poll()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        stop_process_group(self.popen, timeout)
 
 
 class StartupError(RuntimeError):
