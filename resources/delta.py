@@ -49,6 +49,15 @@ _METRIC_NAMES = {
     "numTargetRowsCopied": "rows_copied",
 }
 
+def commit_metrics(operation_metrics: dict[str, Any]) -> dict[str, int]:
+    """A commit's operation metrics (Delta writes them as strings) under the platform's names."""
+    metrics: dict[str, int] = {}
+    for name, value in operation_metrics.items():
+        if name in _METRIC_NAMES and value is not None:
+            metrics[_METRIC_NAMES[name]] = metrics.get(_METRIC_NAMES[name], 0) + int(value)
+    return metrics
+
+
 _NO_CHANGE = ("rows_inserted", "rows_updated", "rows_deleted", "rows_copied", "files_added", "files_removed",
               "bytes_written")
 
@@ -387,12 +396,23 @@ class DeltaLakeResource(ConfigurableResource):
 
     # -- table state -------------------------------------------------------
     def last_commit(self, table: str) -> DeltaCommit:
-        last = self.session.sql(f"DESCRIBE HISTORY {self.sql_name(table)} LIMIT 1").collect()[0]
-        metrics: dict[str, int] = {}
-        for name, value in (last["operationMetrics"] or {}).items():
-            if name in _METRIC_NAMES and value is not None:
-                metrics[_METRIC_NAMES[name]] = metrics.get(_METRIC_NAMES[name], 0) + int(value)
-        return DeltaCommit(table, self.uri(table), int(last["version"]), str(last["operation"]), metrics)
+        """The newest commit's version, operation and metrics, read from that commit's own log
+        entry (the ``commitInfo`` action of ``_delta_log/<version>.json``): one listing and one
+        small read through storage instead of a ``DESCRIBE HISTORY`` Spark job after each write."""
+        from pyarrow import fs
+
+        filesystem, base = self._storage(table)
+        log = f"{base}/_delta_log"
+        versions = [int(info.base_name[: -len(".json")]) for info in filesystem.get_file_info(fs.FileSelector(log))
+                    if info.base_name.endswith(".json") and info.base_name[: -len(".json")].isdigit()]
+        if not versions:
+            raise TableNotFoundError(f"{self.uri(table)} has no Delta commits")
+        version = max(versions)
+        with filesystem.open_input_stream(f"{log}/{version:020d}.json") as stream:
+            actions = [json.loads(line) for line in stream.read().decode("utf-8").splitlines() if line.strip()]
+        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        return DeltaCommit(table, self.uri(table), version, str(info.get("operation", "")),
+                           commit_metrics(info.get("operationMetrics") or {}))
 
     # -- maintenance ---------------------------------------------------------
     # Tables rewritten daily for years need compaction (OPTIMIZE), reclaiming of replaced files

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.delta import DeltaLakeResource
+from resources.delta import _METRIC_NAMES, DeltaLakeResource
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -104,6 +104,30 @@ def test_a_reprocessed_day_updates_and_deletes_only_within_its_slice(history, sp
     # the other days are the files they were
     assert {r._landed_date for r in table.select("_landed_date").distinct().collect()} == {
         FIRST, FIRST + timedelta(days=1), FIRST + timedelta(days=2)}
+
+
+def test_each_write_reports_the_commit_it_made_as_delta_history_records_it(history, spark):
+    """The commit a write returns is read from that commit's own log entry, not from a
+    DESCRIBE HISTORY job: version, operation and metrics equal what Delta's history says."""
+    day = FIRST + timedelta(days=3)
+    writes = [
+        lambda: merge_day(history, spark, day_rows(3), day),
+        lambda: history.replace_where(spark.createDataFrame(day_rows(4, orders=5), SCHEMA), "orders",
+                                      f"_landed_date = DATE'{FIRST + timedelta(days=4)}'"),
+        lambda: history.overwrite(spark.createDataFrame(day_rows(0, orders=3), SCHEMA), "snapshot"),
+    ]
+    for write in writes:
+        commit = write()
+        table = commit.table
+        described = spark.sql(f"DESCRIBE HISTORY {history.sql_name(table)} LIMIT 1").collect()[0]
+        assert commit.version == described["version"]
+        assert commit.operation == described["operation"]
+        expected: dict[str, int] = {}
+        for name, value in (described["operationMetrics"] or {}).items():
+            if name in _METRIC_NAMES:
+                expected[_METRIC_NAMES[name]] = expected.get(_METRIC_NAMES[name], 0) + int(value)
+        assert commit.metrics == expected
+        assert commit.metrics.get("rows_inserted", commit.metrics.get("rows_written")) in (20, 5, 3)
 
 
 def files_in_partition(delta: DeltaLakeResource, table: str, day: date) -> int:
