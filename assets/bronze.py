@@ -8,6 +8,11 @@ ingestion log saw it. Each file's rows are replaced by ``_source_file``, so a
 file ingested twice is held once, and a changed file's old rows are replaced.
 A file that cannot be ingested at all is quarantined whole with its reason in
 the ingestion log (see ``assets/transforms/landed_files.py``).
+
+Bronze also records what each file sent, field by field with JSON types, in the landing
+schema history (``resources/landing_schemas.py``), from the same pass that parses the lines;
+the ``no_schema_drift`` check (WARN) compares it with the fields silver reads and with the
+source's history (``assets/quality/schema_drift.py``).
 """
 
 
@@ -17,6 +22,7 @@ from typing import Callable, Optional
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -31,18 +37,21 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from assets.lineage import emits_lineage
-from assets.metadata import write_metadata
+from assets.metadata import per_day, write_metadata
 from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import daily_partitions, partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, evaluate
+from assets.quality import schema_drift as sd
 from assets.quality.results import reconcile_result
 from assets.transforms import bronze as t
 from assets.transforms import landed_files as lf
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import INGESTED, QUARANTINED, IngestionEntry, IngestionLogResource
 from resources.landing import LandedFile, LandingZoneResource, spark_path
+from resources.landing_schemas import FileFields, LandingSchemaHistory
 
 GROUP = "bronze"
+DRIFT_CHECK = "no_schema_drift"
 INGESTION_FIELDS = [
     T.StructField("_source_file", T.StringType()),
     T.StructField("_landed_date", T.DateType()),
@@ -69,6 +78,14 @@ class LandedSource:
     @property
     def rejects_table(self) -> str:
         return f"bronze/rejected_{self.name}"
+
+    @property
+    def expected_fields(self) -> dict[str, str]:
+        """Field path -> JSON type of what silver reads from a record: the fields bronze parses
+        (a CSV header's columns are all text)."""
+        if self.header is not None:
+            return {c: sd.STRING for c in self.header}
+        return sd.expected_fields(T.StructType(self.fields))
 
     def records_schema(self) -> T.StructType:
         return T.StructType([*self.fields, T.StructField(t.CORRUPT, T.StringType()), *INGESTION_FIELDS])
@@ -157,10 +174,16 @@ def files_to_ingest(
     return [f for f in landed if f.path not in logged or logged[f.path].fingerprint != f.fingerprint]
 
 
+# What one Spark read of some landed files gives: the parsed records (cached), per-file line
+# stats, per-file (parsed, unparseable) record counts, and per-file observed fields.
+Read = tuple[DataFrame, dict[str, dict], dict[str, tuple[int, int]], dict[str, FileFields]]
+
+
 def _read_landed(
     spark: SparkSession, source: LandedSource, files: list[LandedFile], run_id: str, quarantined: dict[str, str]
-) -> tuple[DataFrame, dict[str, dict], dict[str, tuple[int, int]]]:
-    """Parse ``files`` in one Spark read: (records, per-file line stats, per-file record counts).
+) -> Read:
+    """Parse ``files`` in one Spark read: (records, per-file line stats, per-file record counts,
+    per-file observed fields).
 
     One file Spark cannot open must not stop the others: when the read fails, each file is
     tried alone, the ones that fail are quarantined (into ``quarantined``) with Spark's error,
@@ -168,9 +191,9 @@ def _read_landed(
     path does not come back as listed) is quarantined too.
     """
     if not files:
-        return spark.createDataFrame([], source.records_schema()), {}, {}
+        return spark.createDataFrame([], source.records_schema()), {}, {}, {}
     try:
-        records, stats, per_file = _parse(spark, source, files, run_id)
+        records, stats, per_file, observed = _parse(spark, source, files, run_id)
     except Exception as error:  # Py4J / Spark errors: find the file(s) to blame
         failing = {}
         for f in files:
@@ -187,21 +210,36 @@ def _read_landed(
         if f.path not in stats:
             quarantined[f.path] = (f"Spark read no lines from this file ({f.size:,} bytes): the path it reports "
                                    f"does not match the landing zone's listing")
-    return records, stats, per_file
+    return records, stats, per_file, observed
 
 
-def _parse(spark: SparkSession, source: LandedSource, files: list[LandedFile], run_id: str):
+def _parse(spark: SparkSession, source: LandedSource, files: list[LandedFile], run_id: str) -> Read:
     paths = [spark_path(f.path) for f in files]
     # Records are cached (parsed once, counted and written twice); the text is not, since
     # scanning it again for the per-file line counts costs less than holding it in memory.
+    # Each JSON record carries the schema its line sent, so the observed schemas come from the
+    # same aggregation over the cache as the record counts: no further pass over the text.
     lines = t.raw_lines(spark.read.text(paths))
     records = source.parse(spark, paths, lines, run_id).cache()
     try:
         stats = {row["_source_file"]: row.asDict() for row in t.file_stats(lines).collect()}
-        return records, stats, t.records_per_file(records)
+        per_file, observed = _fold_observations(t.file_observations(records).collect())
+        return records, stats, per_file, observed
     except Exception:
         records.unpersist()
         raise
+
+
+def _fold_observations(rows: list) -> tuple[dict[str, tuple[int, int]], dict[str, FileFields]]:
+    """``t.file_observations`` rows -> per-file (parsed, unparseable) counts and observed fields."""
+    counts: dict[str, tuple[int, int]] = {}
+    schemas: dict[str, list[tuple[Optional[str], int]]] = {}
+    for row in rows:
+        path = row["_source_file"]
+        parsed, unparseable = counts.get(path, (0, 0))
+        counts[path] = (parsed + int(row["parsed"]), unparseable + int(row["unparseable"]))
+        schemas.setdefault(path, []).append((row[t.OBSERVED_SCHEMA], int(row["parsed"]) + int(row["unparseable"])))
+    return counts, {path: sd.fold_schemas(found) for path, found in schemas.items()}
 
 
 def _first_line(error: BaseException) -> str:
@@ -222,6 +260,12 @@ def _bronze_asset(source: LandedSource):
         "Every line of every ingested file is in bronze or in the reject table, once: per file, lines in the "
         "ingestion log = bronze rows + rejected lines; quarantined files are listed with their reasons.",
         lambda tables: landed_lines_accounted(tables), partitioned=True,
+    ), TableCheck(
+        table_key, DRIFT_CHECK,
+        "Schema drift (WARN): every ingested file sent the fields silver reads, with their JSON types, and no "
+        "field new, gone or re-typed since the source's previous landing day (landing schema history). "
+        "Metadata: the diff (field, change, expected type, observed type, files) and failure_count.",
+        lambda tables: schema_drift(tables), partitioned=True, blocking=False, severity=AssetCheckSeverity.WARN,
     )]
 
     @multi_asset(
@@ -261,15 +305,16 @@ def _bronze_asset(source: LandedSource):
 
         # Whole-file quarantine first from size and header, then from content.
         quarantined: dict[str, str] = {}
+        heads: dict[str, bytes] = {}
         for f in chosen:
             readable_header = source.header and f.name.endswith(source.suffix) and 0 < f.size <= landing.max_file_bytes
-            head = landing.read_head(f.path) if readable_header else b""
+            head = heads[f.path] = landing.read_head(f.path) if readable_header else b""
             reason = lf.screen_file(f.name, f.size, head, suffix=source.suffix, max_bytes=landing.max_file_bytes,
                                     header=source.header)
             if reason:
                 quarantined[f.path] = reason
         readable = [f for f in chosen if f.path not in quarantined]
-        records, stats, per_file = _read_landed(spark, source, readable, context.run_id, quarantined)
+        records, stats, per_file, observed = _read_landed(spark, source, readable, context.run_id, quarantined)
         if source.header is not None:  # CSV: a record may span lines; account for records
             for f in readable:
                 if f.path in stats:
@@ -303,6 +348,11 @@ def _bronze_asset(source: LandedSource):
         records.unpersist()
 
         now = datetime.now(timezone.utc)
+        # Before the log: a file the log holds has its schema recorded (a crash in between
+        # re-ingests the file, replacing its rows here too).
+        sent = {f.path: _observed_fields(source, f.path, observed, per_file, heads) for f in chosen}
+        LandingSchemaHistory(delta).record(source.name, chosen, {p: s for p, s in sent.items() if s},
+                                           context.run_id, now)
         ingestion_log.record([
             IngestionEntry(
                 source=source.name, path=f.path, landed_date=f.landed_date, size=f.size, mtime_ns=f.mtime_ns,
@@ -321,18 +371,23 @@ def _bronze_asset(source: LandedSource):
             context.log.warning(f"{source.name}: {rejected_rows} line(s) rejected into {source.rejects_table}")
         yield MaterializeResult(
             asset_key=table_key,
-            metadata=write_metadata(
+            metadata=per_day(context, table_key, delta, commit, write_metadata(
                 commit, t.accepted(records).schema, accepted_rows,
                 files_ingested=len(chosen) - len(quarantined), files_quarantined=len(quarantined),
                 quarantined_files=MetadataValue.json(quarantined) if quarantined else None,
                 bytes_landed=sum(f.size for f in chosen), rows_rejected=rejected_rows,
-            ),
+            ), "_landed_date", start, end),
         )
         yield MaterializeResult(
             asset_key=rejects_key,
-            metadata=write_metadata(reject_commit, t.rejected(records, "", "").schema, rejected_rows),
+            metadata=per_day(context, rejects_key, delta, reject_commit, write_metadata(
+                reject_commit, t.rejected(records, "", "").schema, rejected_rows), "_landed_date", start, end),
         )
-        yield from evaluate(checks, Tables(delta, ingestion_log, start, end))
+        for result in evaluate(checks, Tables(delta, ingestion_log, start, end)):
+            if isinstance(result, AssetCheckResult) and result.check_name == DRIFT_CHECK and not result.passed:
+                context.log.warning(f"{source.name}: schema drift in {start}..{end}: "
+                                    f"{sd.summary(result.metadata['drifted_fields'].value)}")
+            yield result
 
     def landed_lines_accounted(tables: Tables) -> AssetCheckResult:
         entries = {e.path: e for e in tables.ingestion_log.entries(source.name).values()
@@ -363,7 +418,28 @@ def _bronze_asset(source: LandedSource):
             quarantined_lines=sum(entries[p].lines or 0 for p in quarantined),
         )
 
+    def schema_drift(tables: Tables) -> AssetCheckResult:
+        history = LandingSchemaHistory(tables.delta).rows(source.name)
+        ingested = [e.path for e in tables.ingestion_log.entries(source.name).values() if e.status == INGESTED
+                    and (tables.start is None or tables.start <= e.landed_date <= tables.end)]
+        return sd.drift_in_days(history, source.expected_fields, tables.start, tables.end, ingested)
+
     return ingest, checks
+
+
+def _observed_fields(source: LandedSource, path: str, observed: dict[str, FileFields],
+                     per_file: dict[str, tuple[int, int]], heads: dict[str, bytes]) -> FileFields:
+    """What a file sent, also when it was quarantined (a feed that re-types a field in every line,
+    or renames a CSV column, is quarantined whole: that is drift the history must show).
+
+    JSON lines: the fields its lines were observed with (nothing when it was never read). CSV: the
+    columns its header names, all text, each in every record (0 when the file was not parsed).
+    """
+    if source.header is None:
+        return observed.get(path, {})
+    columns = lf.header_columns(heads.get(path, b"")) if heads.get(path) else None
+    records = sum(per_file.get(path, (0, 0)))
+    return {(column.strip(), sd.STRING): records for column in columns or []}
 
 
 _built = [_bronze_asset(source) for source in SOURCES]

@@ -83,7 +83,7 @@ def customer_features(
     context.log.info(f"{TABLE} {start}..{end}: {computation.description} "
                      f"(silver/orders version {computation.orders_version}; read {computation.slices})")
     cf.ensure_version_column(delta, TABLE)
-    yield replace_days(delta, cf.with_version(features, computation.orders_version), TABLE, "as_of_date",
+    yield replace_days(context, delta, cf.with_version(features, computation.orders_version), TABLE, "as_of_date",
                        start, end, **computation.metadata())
     yield from evaluate(FEATURES_CHECKS, Tables(delta, start=start, end=end))
 

@@ -90,7 +90,7 @@ def daily_sales(context: AssetExecutionContext, delta: DeltaLakeResource) -> Res
     start, end = partition_dates(context)
     lines = delta.read("silver/orders", between("order_date", start, end))
     sales = t.daily_sales(lines, delta.read("silver/products"))
-    yield replace_days(delta, sales, "gold/daily_sales", "order_date", start, end)
+    yield replace_days(context, delta, sales, "gold/daily_sales", "order_date", start, end)
     yield from evaluate(DAILY_SALES_CHECKS, Tables(delta, start=start, end=end))
 
 
@@ -132,7 +132,7 @@ def customer_lifetime_value(context: AssetExecutionContext, delta: DeltaLakeReso
     context.log.info(f"{CLV_TABLE} {start}..{end}: {computation.description} "
                      f"(silver/orders version {computation.orders_version}; read {computation.slices})")
     cf.ensure_version_column(delta, CLV_TABLE)
-    yield replace_days(delta, cf.with_version(clv, computation.orders_version), CLV_TABLE, "as_of_date",
+    yield replace_days(context, delta, cf.with_version(clv, computation.orders_version), CLV_TABLE, "as_of_date",
                        start, end, **computation.metadata())
     yield from evaluate(CLV_CHECKS, Tables(delta, start=start, end=end))
 

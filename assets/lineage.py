@@ -224,7 +224,8 @@ class _Step:
                 for column in columns
             })
         statistics = {
-            "rowCount": meta.get("dagster/row_count"),
+            # a day-partitioned table's write: the run's rows (each day's own are per partition)
+            "rowCount": meta.get("run_row_count", meta.get("dagster/row_count")),
             "size": meta.get("delta_bytes_written"),
             "fileCount": meta.get("delta_files_added"),
         }

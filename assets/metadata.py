@@ -6,14 +6,24 @@ descriptions, ``assets/quality/models.py``) and, for tables with declared column
 column's description in the asset's *Columns* table, but not ``dagster/column_lineage`` (which the
 lineage wrapper, ``assets/lineage.py``, adds), so each such write also carries
 ``column_lineage_table``: the lineage as a Markdown table.
+
+Day-partitioned tables get their counts per day. A run over a range of days is one step, and
+Dagster records one materialization per day from its result, each with the result's metadata; so
+each day's own row count (``dagster/row_count``: the table's rows of that day after the write,
+from the Delta log's file statistics) is added per partition (``add_asset_metadata`` with a
+``partition_key``), and what covers more than the day carries a name that says so:
+``run_row_count`` (rows the run wrote over its whole range, ``run_partition_range``) and
+``table_row_count`` (every row of the table).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import date, timedelta
 from typing import Any, Mapping, Optional
 
-from dagster import MaterializeResult, MetadataValue, TableColumn, TableSchema
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, TableColumn, TableSchema
+from pyspark.sql import functions as F
 from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
@@ -99,15 +109,66 @@ def write_metadata(commit: DeltaCommit, schema: StructType, rows: int, **extra: 
     return metadata
 
 
-def replace_days(
-    delta: DeltaLakeResource, df: DataFrame, table: str, date_column: str, start: date, end: date, **extra: Any
-) -> MaterializeResult:
-    """Replace the ``start..end`` slice of a day-partitioned table with ``df`` and describe the write.
+def rows_by_day(delta: DeltaLakeResource, table: str, version: int, date_column: str) -> Counter:
+    """Rows per day (ISO date) of a table partitioned by ``date_column``, at ``version``.
 
-    The row count is the commit's own (``numOutputRows``): counting ``df`` would compute it twice.
-    ``extra`` metadata (e.g. how the rows were computed) is added to the write's.
+    From the ``numRecords`` statistics Delta keeps for every data file (delta-rs reads the log; no
+    data is read). A table whose files lack them, or that uses deletion vectors (its files' counts
+    would include deleted rows), is counted by Spark instead.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    snapshot = delta.delta_rs_table(table, version=version)
+    deletion_vectors = snapshot.metadata().configuration.get("delta.enableDeletionVectors", "false") == "true"
+    files = pa.table(snapshot.get_add_actions(flatten=True))
+    column = f"partition.{date_column}"
+    if not deletion_vectors and column in files.column_names and files.column("num_records").null_count == 0:
+        days = pc.cast(files.column(column), pa.string())
+        counts: Counter = Counter()
+        for day, rows in zip(days.to_pylist(), files.column("num_records").to_pylist()):
+            counts[day] += int(rows)
+        return counts
+    rows = delta.read_version(table, version).groupBy(F.col(date_column).cast("string")).count().collect()
+    return Counter({day: int(n) for day, n in rows})
+
+
+def per_day(
+    context: AssetExecutionContext, key: AssetKey, delta: DeltaLakeResource, commit: DeltaCommit,
+    metadata: dict[str, Any], date_column: str, start: date, end: date,
+) -> dict[str, Any]:
+    """``metadata`` of a day-partitioned table's write, with each day's own row count.
+
+    Each day ``start..end`` of the run gets ``dagster/row_count``: its rows in the table at the
+    committed version. The write's own count becomes ``run_row_count`` (over
+    ``run_partition_range``), and ``table_row_count`` is the whole table's.
+    """
+    counts = rows_by_day(delta, commit.table, commit.version, date_column)
+    day = start
+    while day <= end:
+        context.add_asset_metadata({"dagster/row_count": int(counts.get(day.isoformat(), 0))},
+                                   asset_key=key, partition_key=day.isoformat())
+        day += timedelta(days=1)
+    out = {k: v for k, v in metadata.items() if k != "dagster/row_count"}
+    out["run_row_count"] = metadata["dagster/row_count"]
+    out["run_partition_range"] = f"{start.isoformat()}..{end.isoformat()}"
+    out["table_row_count"] = int(sum(counts.values()))
+    return out
+
+
+def replace_days(
+    context: AssetExecutionContext, delta: DeltaLakeResource, df: DataFrame, table: str, date_column: str,
+    start: date, end: date, **extra: Any,
+) -> MaterializeResult:
+    """Replace the ``start..end`` slice of a day-partitioned table with ``df`` and describe the write,
+    with each day's own row count (``per_day``).
+
+    The run's row count is the commit's own (``numOutputRows``): counting ``df`` would compute it
+    twice. ``extra`` metadata (e.g. how the rows were computed) is added to the write's.
     """
     commit = delta.replace_where(df, table, between(date_column, start, end), [date_column])
     rows = commit.metrics["rows_written"] if "rows_written" in commit.metrics else delta.read(
         table, between(date_column, start, end)).count()
-    return MaterializeResult(metadata=write_metadata(commit, df.schema, rows, **extra))
+    metadata = write_metadata(commit, df.schema, rows, **extra)
+    key = AssetKey(table.split("/"))
+    return MaterializeResult(metadata=per_day(context, key, delta, commit, metadata, date_column, start, end))

@@ -24,7 +24,7 @@ from assets.build_state import record_tag, tagged_commits
 from assets.customer_rebuild import STEP as CUSTOMERS_STEP
 from assets.customer_rebuild import commit_or_nothing, plan_customer_rebuild
 from assets.lineage import emits_lineage
-from assets.metadata import write_metadata
+from assets.metadata import per_day, write_metadata
 from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import between, daily_partitions, partition_dates, single_run
 from assets.quality import models
@@ -236,12 +236,14 @@ def silver_orders(context: AssetExecutionContext, delta: DeltaLakeResource):
     )
     yield MaterializeResult(
         asset_key=SILVER_ORDERS,
-        metadata=write_metadata(commit, valid.schema, summary["rows_out"], **summary,
-                                later_landing_days_reprocessed=[d.isoformat() for d in displaced]),
+        metadata=per_day(context, SILVER_ORDERS, delta, commit, write_metadata(
+            commit, valid.schema, summary["rows_out"], **summary,
+            later_landing_days_reprocessed=[d.isoformat() for d in displaced]), "_landed_date", start, end),
     )
     yield MaterializeResult(
         asset_key=QUARANTINE_ORDERS,
-        metadata=write_metadata(q_commit, quarantine.schema, summary["rows_quarantined"]),
+        metadata=per_day(context, QUARANTINE_ORDERS, delta, q_commit, write_metadata(
+            q_commit, quarantine.schema, summary["rows_quarantined"]), "_landed_date", start, end),
     )
     yield from checks
 

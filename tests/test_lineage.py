@@ -264,7 +264,7 @@ def test_output_statistics_and_quality_metrics_describe_the_written_data(lakehou
     complete = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
     outputs = {d["name"]: d for d in complete["silver/orders"]["outputs"]}
     orders = outputs[table_name(lakehouse, "silver/orders")]
-    assert orders["outputFacets"]["outputStatistics"]["rowCount"] == metadata["silver/orders"]["dagster/row_count"]
+    assert orders["outputFacets"]["outputStatistics"]["rowCount"] == metadata["silver/orders"]["run_row_count"]
     assert orders["facets"]["version"]["datasetVersion"] == "0"
     silver = lakehouse["delta"].read("silver/orders")
     quality = orders["facets"]["dataQualityMetrics"]

@@ -71,6 +71,44 @@ def test_each_day_of_a_range_run_has_its_own_passed_check_results(lakehouse):
         assert by_day == {day: AssetCheckExecutionRecordStatus.SUCCEEDED for day in days}, key
 
 
+DAY_PARTITIONED_TABLES = {  # table: its date column
+    "bronze/orders": "_landed_date", "bronze/rejected_orders": "_landed_date", "bronze/customers": "_landed_date",
+    "silver/orders": "_landed_date", "silver/quarantine_orders": "_landed_date", "gold/daily_sales": "order_date",
+    "gold/customer_lifetime_value": "as_of_date", "features/customer_features": "as_of_date",
+}
+
+
+def test_each_day_of_a_range_run_carries_its_own_row_count_and_the_totals_are_named_as_such(lakehouse):
+    """One materialization per day of the range (no duplicates), each with that day's rows in the
+    Delta table as ``dagster/row_count``; the run's and the table's totals under their own keys."""
+    from dagster import AssetRecordsFilter
+
+    instance, run_id, delta = lakehouse["instance"], lakehouse["result"].run_id, lakehouse["delta"]
+    days = [(START + timedelta(days=i)).isoformat() for i in range(DAYS)]
+    for name, column in DAY_PARTITIONED_TABLES.items():
+        key = AssetKey(name.split("/"))
+        in_run = [r for r in instance.fetch_materializations(AssetRecordsFilter(asset_key=key), limit=1000).records
+                  if r.run_id == run_id]
+        assert sorted(r.partition_key for r in in_run) == days, name
+        by_day = {r.partition_key: {k: v.value for k, v in r.asset_materialization.metadata.items()} for r in in_run}
+        version = by_day[days[0]]["delta_version"]
+        stored = delta.read_version(name, version)
+        rows = {day: stored.where(F.col(column) == F.lit(day).cast("date")).count() for day in days}
+        assert [by_day[day]["dagster/row_count"] for day in days] == [rows[day] for day in days], name
+        for metadata in by_day.values():
+            assert metadata["table_row_count"] == stored.count(), name
+            assert metadata["run_partition_range"] == f"{days[0]}..{days[-1]}"
+            assert metadata["delta_version"] == version
+        assert by_day[days[0]]["run_row_count"] == sum(rows.values()), name  # the run wrote the table
+        # each day's latest materialization (later tests may re-run a day) agrees with its table version
+        for day in days:
+            [latest] = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1).records
+            metadata = latest.asset_materialization.metadata
+            at = delta.read_version(name, metadata["delta_version"].value)
+            assert metadata["dagster/row_count"].value == at.where(F.col(column) == F.lit(day).cast("date")).count()
+
+
 def test_bronze_holds_every_landed_line(lakehouse):
     manifest = lakehouse["manifest"]["orders"]
     for day, lines in manifest["json_lines_by_landing_date"].items():
