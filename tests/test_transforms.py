@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -121,6 +122,18 @@ def test_in_batch_duplicates_keep_the_earliest_landing(spark):
     kept = {(r._landed_date, r[RULE]) for r in checked.collect()}
     assert kept == {(date(2026, 1, 1), None), (date(2026, 1, 2), "duplicate_order_line")}
 
+
+
+def test_the_two_order_windows_share_one_shuffle(spark):
+    """Tainting (per order and landed copy) and first-copy dedup (per order line) both partition by
+    order id first: the plan shuffles by order id once, not once per window."""
+    checked = validate(spark, [order(f"O{i:09d}") for i in range(20)])
+    plan = checked._jdf.queryExecution().executedPlan().toString()
+    shuffles = [line.strip() for line in plan.splitlines() if "Exchange hashpartitioning" in line]
+    by_order_only = [s for s in shuffles if re.search(r"hashpartitioning\(order_id#\d+, \d+\)", s)]
+    assert len(by_order_only) == 1, shuffles
+    assert not [s for s in shuffles if "_source_file" in s or "_w" in s], shuffles
+    assert [r[RULE] for r in checked.collect()] == [None] * 20
 
 CUSTOMER_COLS = "customer_id string, name string, email string, address string, city string, signup_date string, updated_at string, _source_file string, _landed_date date, _ingested_at timestamp"
 

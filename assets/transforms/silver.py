@@ -102,6 +102,9 @@ def validate_order_lines(
         )
         .join(existing, ORDER_LINE_KEY, "left")
     )
+    # One shuffle by order id serves both windows below (each partitions by order_id and more):
+    # without it Spark shuffles once per window.
+    checked = checked.repartition("order_id")
     # An order is accepted or quarantined whole: a bad line taints its siblings
     # (within the same landed copy), so silver never holds a partial order.
     same_copy = Window.partitionBy("order_id", "_source_file")
