@@ -117,11 +117,18 @@ def dagster_home(path: Path) -> Path:
     return path
 
 
+# --spark-remote: the platform's runs compute on this warm Spark Connect server (started beforehand,
+# e.g. `make spark-connect`) instead of starting a JVM each; the baselines still start their own.
+PLATFORM_SPARK_REMOTE: Optional[str] = None
+
+
 def platform_env(root: Path, landing: Path, home: Path, start: date, end: date, lineage: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "DAGSTER_"))}
     env.update(LAKEHOUSE_ENV="local", LAKEHOUSE_ROOT=str(root), LAKEHOUSE_LANDING_ROOT=str(landing),
                DAGSTER_HOME=str(home), LAKEHOUSE_START_DATE=start.isoformat(), LAKEHOUSE_END_DATE=end.isoformat(),
                LAKEHOUSE_LINEAGE=lineage)
+    if PLATFORM_SPARK_REMOTE:
+        env["LAKEHOUSE_SPARK_REMOTE"] = PLATFORM_SPARK_REMOTE
     return env
 
 
@@ -599,6 +606,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--work", default=str(REPO_ROOT / ".lakehouse" / "bench"),
                         help="landing zones, tables and logs (deleted per size unless --keep)")
     parser.add_argument("--keep", action="store_true", help="keep landing zones and tables")
+    parser.add_argument("--spark-remote", default=None,
+                        help="the platform's runs use this running Spark Connect server (e.g. sc://127.0.0.1:15002 "
+                        "after `make spark-connect`): a warm engine, no JVM start per run")
     parser.add_argument("--append", action="store_true",
                         help="add to the measurements already in --out (e.g. 10 M once after 1 M three times)")
     args = parser.parse_args(argv)
@@ -613,8 +623,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    global PLATFORM_SPARK_REMOTE
     args = parse_args(argv)
+    PLATFORM_SPARK_REMOTE = args.spark_remote
     bench = Bench(args)
+    if args.spark_remote:
+        bench.notes.append(f"the platform's runs computed on a warm Spark Connect server ({args.spark_remote}); "
+                           f"the floor and the baselines started their own JVM")
     log("machine: " + "; ".join(f"{k}: {v}" for k, v in machine_info().items()))
     try:
         if any(p in SYSTEMS for p in args.parts):
