@@ -40,11 +40,12 @@ from pydantic import Field
 
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import LOG_TABLE
+from resources.landing_schemas import SCHEMA_TABLE
 from resources.settings import MIN_VACUUM_RETENTION_HOURS
 
 JOB_NAME = "table_maintenance"
 # Delta tables that are not assets but grow with every run.
-SYSTEM_TABLES: tuple[str, ...] = (LOG_TABLE,)
+SYSTEM_TABLES: tuple[str, ...] = (LOG_TABLE, SCHEMA_TABLE)
 # 03:00 UTC: after the day's landings and their automation runs, before the working day.
 DAILY_AT_3_UTC = "0 3 * * *"
 

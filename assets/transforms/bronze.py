@@ -11,6 +11,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 CORRUPT = "_corrupt_record"
+# The schema a JSON line was observed to have (``schema_of_variant``), kept beside the parsed
+# record so the file's schema comes from the same pass over the text; never written to bronze.
+OBSERVED_SCHEMA = "_observed_schema"
 
 ORDER_SCHEMA = T.StructType(
     [
@@ -83,24 +86,41 @@ def single_json_value(text: Column) -> Column:
     return F.coalesce(F.size(wrapped) == 2, F.lit(False))
 
 
+def observed_schema(text: Column) -> Column:
+    """The JSON schema ``text`` holds, as Spark's ``schema_of_variant`` spells it
+    (``OBJECT<a: BIGINT, items: ARRAY<OBJECT<...>>>``), or null when it is not JSON.
+
+    Unlike the bronze parser, which fits every line to the order schema, this sees every field
+    a line sends, with its JSON type, at any depth. Decimal and double types become ``NUMBER``
+    (their precision varies line by line and is not a schema change), so a file's lines group
+    into a handful of distinct schemas. The lookahead keeps a field *named* ``DOUBLE`` as it is.
+    """
+    return F.regexp_replace(F.schema_of_variant(F.try_parse_json(text)),
+                            r"(DECIMAL\(\d+,\d+\)|DOUBLE|FLOAT)(?=[,>]|$)", "NUMBER")
+
+
 def parse_order_lines(raw_lines: DataFrame, run_id: str) -> DataFrame:
-    """JSON lines (``value``, ``_source_file``) -> parsed orders plus ``_corrupt_record``.
+    """JSON lines (``value``, ``_source_file``) -> parsed orders plus ``_corrupt_record`` and
+    ``_observed_schema``.
 
     ``_corrupt_record`` holds the raw text of a line that is not exactly one JSON object
     fitting the order schema; it is null for good lines. A leading byte-order mark is not
-    part of the record.
+    part of the record. ``_observed_schema`` is the schema the line actually sent (null unless
+    it is exactly one JSON value): schema drift is read from it in the same pass over the text.
     """
     schema = T.StructType([*ORDER_SCHEMA.fields, T.StructField(CORRUPT, T.StringType())])
     text = _without_bom(F.col("value"))
     parsed = F.from_json(text, schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}).alias("o")
     return (
         raw_lines.where(~is_blank(F.col("value")))
-        .select(parsed, single_json_value(text).alias("_single"), "value", "_source_file")
+        .select(parsed, single_json_value(text).alias("_single"), observed_schema(text).alias("_observed"),
+                "value", "_source_file")
         .select(
             *[F.col(f"o.{f.name}") for f in ORDER_SCHEMA.fields],
             # from_json nulls the whole struct for some malformed input; keep the raw text then too
             F.when(F.col("o").isNull() | F.col(f"o.{CORRUPT}").isNotNull() | ~F.col("_single"),
                    F.col("value")).alias(CORRUPT),
+            F.when(F.col("_single"), F.col("_observed")).alias(OBSERVED_SCHEMA),
             "_source_file",
             *_ingestion_columns(run_id),
         )
@@ -113,8 +133,8 @@ def csv_records(parsed_csv: DataFrame, run_id: str) -> DataFrame:
 
 
 def accepted(records: DataFrame) -> DataFrame:
-    """The rows that parsed, without the corrupt-record column."""
-    return records.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
+    """The rows that parsed, without the corrupt-record and observed-schema columns."""
+    return records.where(F.col(CORRUPT).isNull()).drop(CORRUPT, OBSERVED_SCHEMA)
 
 
 def rejected(records: DataFrame, source: str, reason: str) -> DataFrame:
@@ -155,6 +175,20 @@ def file_stats(lines: DataFrame) -> DataFrame:
     return lines.groupBy("_source_file").agg(
         F.sum(F.when(~is_blank(F.col("value")), 1).otherwise(0)).cast("long").alias("lines"),
         F.sum(F.when(~F.is_valid_utf8("value"), 1).otherwise(0)).cast("long").alias("undecodable_lines"),
+    )
+
+
+def file_observations(records: DataFrame) -> DataFrame:
+    """Per landed file and observed schema: parsed and unparseable records, in one aggregation.
+
+    One pass over the (cached) records gives both what the ingestion log counts per file and
+    which schemas each file's lines sent, with how many lines sent each. Records without an
+    observed schema (CSV, or lines that are not JSON) group under a null schema.
+    """
+    schema = F.col(OBSERVED_SCHEMA) if OBSERVED_SCHEMA in records.columns else F.lit(None).cast("string")
+    return records.groupBy("_source_file", schema.alias(OBSERVED_SCHEMA)).agg(
+        F.count(F.when(F.col(CORRUPT).isNull(), 1)).alias("parsed"),
+        F.count(F.when(F.col(CORRUPT).isNotNull(), 1)).alias("unparseable"),
     )
 
 

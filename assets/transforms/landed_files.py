@@ -34,15 +34,23 @@ def screen_file(
     if size > max_bytes:
         return f"file is {size:,} bytes, over the {max_bytes:,}-byte limit (LAKEHOUSE_MAX_FILE_BYTES)"
     if header is not None:
-        first_line = head.split(b"\n", 1)[0].rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM
-        try:
-            text = first_line.decode("utf-8")
-        except UnicodeDecodeError:
+        found = header_columns(head)
+        if found is None:
             return "undecodable bytes: the header line is not valid UTF-8"
-        found = next(csv.reader(io.StringIO(text)), [])
         if [c.strip() for c in found] != list(header):
             return f"unexpected columns: header is {found}, expected {list(header)}"
     return None
+
+
+def header_columns(head: bytes) -> Optional[list[str]]:
+    """The columns a CSV file's first line names (as written), or None when it is not UTF-8:
+    what the file says it sends, for the header screen and for the landing schema history."""
+    first_line = head.split(b"\n", 1)[0].rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM
+    try:
+        text = first_line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return next(csv.reader(io.StringIO(text)), [])
 
 
 def csv_records(stream: BinaryIO) -> int:
