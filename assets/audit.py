@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from assets.partitions import daily_partitions, partition_dates
-from assets.quality.checks import AUDIT, Tables, TableCheck, labelled, per_day
+from assets.quality.checks import AUDIT, Tables, TableCheck, aimed_at_its_day, labelled, per_day
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
 
@@ -38,6 +38,7 @@ def build_audit_job(checks: Sequence[TableCheck]) -> JobDefinition:
     ) -> Iterator[AssetCheckEvaluation]:
         start, end = partition_dates(context)
         day = start.isoformat() if start == end else None
+        targets: dict = {}
         for check in checks:
             table = "/".join(check.asset.path)
             if not delta.exists(table):
@@ -46,11 +47,13 @@ def build_audit_job(checks: Sequence[TableCheck]) -> JobDefinition:
             tables = Tables(delta, ingestion_log, start, end) if check.partitioned else Tables(delta, ingestion_log)
             result = labelled(check, check.audit(tables), AUDIT)
             context.log.info(f"{table}:{check.name} {'passed' if result.passed else 'FAILED'} ({start}..{end})")
-            yield AssetCheckEvaluation(
+            # each day's evaluation targets the day's latest materialization, so it counts for the day
+            yield aimed_at_its_day(context.instance, AssetCheckEvaluation(
                 asset_key=check.asset, check_name=check.name, passed=result.passed, metadata=result.metadata,
                 severity=check.severity, blocking=check.blocking, partition=day if check.partitioned else None,
-            )
-            yield from per_day(check, result, tables, AUDIT)
+            ), targets)
+            for evaluation in per_day(check, result, tables, AUDIT):
+                yield aimed_at_its_day(context.instance, evaluation, targets)
 
     @job(name=JOB_NAME, partitions_def=daily_partitions,
          description="Audit: every table check recomputed from the stored tables for a day or a range of days.")

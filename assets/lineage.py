@@ -67,6 +67,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.git import _find_git_dir, get_git_version
 from openlineage.client.uuid import generate_new_uuid
 
+from assets.quality.checks import aimed_at_its_day
 from assets.transforms.column_lineage import ColumnLineage
 from resources.lineage import LineageResource, dataset_identity, namespace_uri
 from resources.settings import REPO_ROOT
@@ -116,7 +117,11 @@ def emits_lineage(
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            yield from call(args, kwargs)
+            instance = (args[0] if args else kwargs["context"]).instance
+            targets: dict = {}
+            for result in call(args, kwargs):
+                # a day's check evaluation targets the day's materialization, stored by now
+                yield aimed_at_its_day(instance, result, targets)
     else:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, AssetRecordsFilter
 from pyspark.sql import functions as F
 
 from conftest import check_evaluations, materializations, run_graph
@@ -63,12 +63,20 @@ def test_each_day_of_a_range_run_has_its_own_passed_check_results(lakehouse):
     graph = lakehouse["defs"].resolve_asset_graph()
     days = {(START + timedelta(days=i)).isoformat() for i in range(DAYS)}
     partitioned = [k for k in graph.asset_check_keys if graph.get(k).partitions_def is not None]
-    assert len(partitioned) == 17
+    assert len(partitioned) == 20
     for key in partitioned:
         records = [r for r in instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
                    if r.run_id == run_id]
         by_day = {r.partition: r.status for r in records if r.partition is not None}
         assert by_day == {day: AssetCheckExecutionRecordStatus.SUCCEEDED for day in days}, key
+        # each day's result targets that day's materialization, which is what makes the UI's
+        # per-partition status Passed (a result aimed at no materialization shows as Missing)
+        infos = {i.partition_key: i for i in instance.event_log_storage.get_asset_check_partition_info([key])}
+        for day in days:
+            info = infos[day]
+            assert info.latest_execution_status == AssetCheckExecutionRecordStatus.SUCCEEDED, (key, day)
+            assert info.latest_materialization_storage_id is not None, (key, day)
+            assert info.is_current, (key, day)
 
 
 DAY_PARTITIONED_TABLES = {  # table: its date column
@@ -81,8 +89,6 @@ DAY_PARTITIONED_TABLES = {  # table: its date column
 def test_each_day_of_a_range_run_carries_its_own_row_count_and_the_totals_are_named_as_such(lakehouse):
     """One materialization per day of the range (no duplicates), each with that day's rows in the
     Delta table as ``dagster/row_count``; the run's and the table's totals under their own keys."""
-    from dagster import AssetRecordsFilter
-
     instance, run_id, delta = lakehouse["instance"], lakehouse["result"].run_id, lakehouse["delta"]
     days = [(START + timedelta(days=i)).isoformat() for i in range(DAYS)]
     for name, column in DAY_PARTITIONED_TABLES.items():
@@ -338,10 +344,14 @@ def test_the_audit_recomputes_every_check_from_the_stored_tables_and_catches_a_c
     clean = audit.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
     assert clean.success
     evaluations = audit_evaluations(clean)
-    assert set(evaluations) == every_check and len(every_check) == 26
+    assert set(evaluations) == every_check and len(every_check) == 29
     assert [k for k, e in evaluations.items() if not e.passed and e.severity.value == "ERROR"] == []
     assert {e.metadata["evaluated_from"].value for e in evaluations.values()} == {"the stored tables (audit)"}
     assert evaluations["silver/orders:matches_contract"].partition == day
+    # the audit's result of a day targets the day's latest materialization (it counts for the day)
+    [latest] = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(["silver", "orders"]), asset_partitions=[day]), limit=1).records
+    assert evaluations["silver/orders:matches_contract"].target_materialization_data.storage_id == latest.storage_id
     assert evaluations["silver/customers:matches_contract"].partition is None
     # the run's own evaluations came from the steps, not from re-reads
     step_sources = {e.metadata["evaluated_from"].value for e in check_evaluations(lakehouse["result"]).values()}

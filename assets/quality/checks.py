@@ -137,6 +137,41 @@ def per_day(
         day += timedelta(days=1)
 
 
+def aimed_at_its_day(instance: Any, evaluation: Any, cache: Optional[dict] = None) -> Any:
+    """A day's ``AssetCheckEvaluation`` pointed at the latest materialization of that day.
+
+    Dagster counts a partition's check result only while it targets the partition's latest
+    materialization (the UI's per-partition status; otherwise the day shows as Missing). An
+    ``AssetCheckResult`` is aimed by Dagster itself, but the per-day evaluations of a range are
+    built by hand, so each is aimed here, when Dagster takes it from the step: after the step's
+    materializations are stored. Anything else is returned as it is. ``cache`` keeps lookups
+    per (asset, day) within one step.
+    """
+    from dagster import AssetRecordsFilter
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # no public name
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+
+    if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.partition is None \
+            or evaluation.target_materialization_data is not None:
+        return evaluation
+    cache = {} if cache is None else cache
+    where = (evaluation.asset_key, evaluation.partition)
+    if where not in cache:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=evaluation.asset_key, asset_partitions=[evaluation.partition]), limit=1).records
+        cache[where] = AssetCheckEvaluationTargetMaterializationData(
+            storage_id=records[0].storage_id, run_id=records[0].run_id, timestamp=records[0].timestamp,
+        ) if records else None
+    if cache[where] is None:
+        return evaluation
+    return AssetCheckEvaluation(
+        asset_key=evaluation.asset_key, check_name=evaluation.check_name, passed=evaluation.passed,
+        metadata=evaluation.metadata, target_materialization_data=cache[where], severity=evaluation.severity,
+        description=evaluation.description, blocking=evaluation.blocking, partition=evaluation.partition,
+    )
+
+
 def labelled(check: TableCheck, result: AssetCheckResult, evaluated_from: str) -> AssetCheckResult:
     """``result`` addressed to ``check``, with its severity and what it was computed from."""
     return AssetCheckResult(passed=result.passed, asset_key=check.asset, check_name=check.name,
