@@ -13,7 +13,7 @@ import warnings
 from datetime import date
 from typing import Any, Callable
 
-from dagster import BetaWarning, Definitions, PreviewWarning, in_process_executor
+from dagster import BetaWarning, Definitions, EnvVar, PreviewWarning, in_process_executor
 
 # Single-run backfill policies and partitioned asset checks are what make a range backfill one
 # Spark job with per-day check results; the platform opts in deliberately, so the process that
@@ -25,20 +25,24 @@ from assets.audit import build_audit_job, build_audit_schedule
 from assets.bronze import bronze_assets, bronze_checks
 from assets.features import feature_assets, feature_checks
 from assets.gold import gold_assets, gold_checks
-from assets.maintenance import build_table_maintenance_job, build_table_maintenance_schedule
+from assets.maintenance import SYSTEM_TABLES, build_table_maintenance_job, build_table_maintenance_schedule, table_of
 from assets.refresh import build_daily_refresh_job, build_daily_refresh_schedule
 from assets.reports import report_assets
 from assets.silver import silver_assets, silver_checks
+from resources.alerts import AlertWebhookResource
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
 from resources.landing import LandingZoneResource
 from resources.lineage import LineageResource
+from resources.metrics import PushgatewayResource
 from resources.object_store import ObjectStoreResource
 from resources.reports import ReportFolderResource
-from resources.settings import LakehouseSettings
+from resources.settings import ALERT_WEBHOOK_VARIABLE, LakehouseSettings
 from resources.spark import SparkResource
+from sensors.alerts import build_check_failure_alert_sensor, build_run_failure_alert_sensor
 from sensors.automation import build_automation_sensor
 from sensors.landing import build_landing_sensor
+from sensors.metrics import build_run_metrics_sensors, build_state_metrics_sensor
 
 
 def _embedded(shuffle_partitions: int, driver_memory: str) -> Callable[[LakehouseSettings], dict[str, Any]]:
@@ -90,6 +94,7 @@ def _lakehouse(settings: LakehouseSettings, spark: SparkResource, object_store: 
         "ingestion_log": IngestionLogResource(delta=delta),
         "reports": ReportFolderResource(root=settings.reports_root, object_store=object_store),
         "lineage": _lineage(settings),
+        **_monitoring(settings),
     }
 
 
@@ -123,6 +128,18 @@ def _lineage(settings: LakehouseSettings) -> LineageResource:
     )
 
 
+def _monitoring(settings: LakehouseSettings) -> dict[str, Any]:
+    """Metrics to the Pushgateway (LAKEHOUSE_PUSHGATEWAY_URL) and alerts to the webhook
+    (LAKEHOUSE_ALERT_WEBHOOK_URL, a secret: resolved from the environment when a sensor runs, never
+    kept in the settings); either off when its variable is unset. Same in every environment."""
+    timeout = settings.monitoring_timeout_seconds
+    return {
+        "pushgateway": PushgatewayResource(url=settings.pushgateway_url, timeout_seconds=timeout),
+        "alert_webhook": AlertWebhookResource(
+            url=EnvVar(ALERT_WEBHOOK_VARIABLE) if settings.alert_webhook else None, timeout_seconds=timeout),
+    }
+
+
 RESOURCES_BY_ENV: dict[str, Callable[[LakehouseSettings], dict[str, Any]]] = {
     # A laptop: all cores, a roomy driver.
     "local": _embedded(shuffle_partitions=8, driver_memory="4g"),
@@ -153,6 +170,12 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
             build_landing_sensor(first_day, last_day, settings.sensor_interval_seconds, settings.settle_seconds,
                                  settings.automation_running),
             build_automation_sensor(settings.sensor_interval_seconds, settings.automation_running),
+            *build_run_metrics_sensors(bool(settings.pushgateway_url), settings.sensor_interval_seconds),
+            build_state_metrics_sensor([*(table_of(key) for asset in assets for key in asset.keys), *SYSTEM_TABLES],
+                                       first_day, last_day, settings.metrics_interval_seconds,
+                                       bool(settings.pushgateway_url)),
+            build_run_failure_alert_sensor(settings.alert_webhook, settings.sensor_interval_seconds),
+            build_check_failure_alert_sensor(settings.alert_webhook, settings.sensor_interval_seconds),
         ],
         jobs=[refresh, maintenance, audit],
         schedules=[build_daily_refresh_schedule(refresh, settings.automation_running),

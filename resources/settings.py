@@ -11,6 +11,11 @@
   object store (``LAKEHOUSE_S3_*``, credentials in ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``);
 - ``prod``: the shape of ``cluster``, where the endpoint may be AWS itself.
 
+Monitoring is off until configured: ``LAKEHOUSE_PUSHGATEWAY_URL`` turns on the Prometheus metrics
+(pushed by sensors, resources/metrics.py) and ``LAKEHOUSE_ALERT_WEBHOOK_URL`` the run- and
+check-failure alerts (sensors/alerts.py). A webhook URL is a secret (Slack's carries its token in the
+path): it is validated here but not kept, and the alert resource reads it as an ``EnvVar``.
+
 Every setting is checked here, at load time, and all problems are reported at once, each naming
 its variable. Secrets are never read into these settings: resources take them as Dagster
 ``EnvVar``s, resolved when a run starts.
@@ -32,6 +37,7 @@ CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # VACUUM never deletes files younger than this: Delta's own default (7 days) for how long a
 # replaced file may still be read by a query or written by a commit in flight.
 MIN_VACUUM_RETENTION_HOURS = 168
+ALERT_WEBHOOK_VARIABLE = "LAKEHOUSE_ALERT_WEBHOOK_URL"  # a secret: validated, never stored or echoed
 
 
 class SettingsError(ValueError):
@@ -84,6 +90,10 @@ class LakehouseSettings:
     landing_root_path: Optional[str] = None  # LAKEHOUSE_LANDING_ROOT; default <root>/landing
     table_root_path: Optional[str] = None  # LAKEHOUSE_TABLE_ROOT; default <root>/tables
     openlineage_url: Optional[str] = None  # OPENLINEAGE_URL, where http lineage goes
+    pushgateway_url: Optional[str] = None  # LAKEHOUSE_PUSHGATEWAY_URL; None: no metrics are pushed
+    metrics_interval_seconds: int = 60  # LAKEHOUSE_METRICS_INTERVAL_SECONDS: backlog and table-size gauges
+    alert_webhook: bool = False  # LAKEHOUSE_ALERT_WEBHOOK_URL is set (its value stays in the environment)
+    monitoring_timeout_seconds: float = 5.0  # LAKEHOUSE_MONITORING_TIMEOUT_SECONDS: per push or post
 
     @property
     def landing_root(self) -> str:
@@ -153,6 +163,11 @@ class LakehouseSettings:
             env.problem(f"LAKEHOUSE_VACUUM_RETENTION_HOURS must be at least {MIN_VACUUM_RETENTION_HOURS} (7 days): "
                         f"VACUUM would delete files that running readers and writers may still need, "
                         f"got {vacuum_retention_hours}")
+        alert_webhook = env.get(ALERT_WEBHOOK_VARIABLE)
+        if alert_webhook is not None:
+            parsed = urlparse(alert_webhook)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:  # the value is a secret: not echoed
+                env.problem(f"{ALERT_WEBHOOK_VARIABLE} must be an http:// or https:// URL (its value is not shown)")
         settings = cls(
             env=name,
             root=root.rstrip("/"),
@@ -175,6 +190,10 @@ class LakehouseSettings:
             landing_root_path=env.get("LAKEHOUSE_LANDING_ROOT"),
             table_root_path=env.get("LAKEHOUSE_TABLE_ROOT"),
             openlineage_url=env.get("OPENLINEAGE_URL"),
+            pushgateway_url=env.url("LAKEHOUSE_PUSHGATEWAY_URL", ("http", "https")),
+            metrics_interval_seconds=env.integer("LAKEHOUSE_METRICS_INTERVAL_SECONDS", 60),
+            alert_webhook=alert_webhook is not None,
+            monitoring_timeout_seconds=env.number("LAKEHOUSE_MONITORING_TIMEOUT_SECONDS", 5.0),
         )
         env.raise_problems(name)
         return settings

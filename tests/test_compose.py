@@ -29,9 +29,10 @@ REQUIRED = {
     "MARQUEZ_DB_PASSWORD": "dummy-marquez-db-password",
     "AWS_ACCESS_KEY_ID": "dummy-access-key",
     "AWS_SECRET_ACCESS_KEY": "dummy-secret-key",
+    "GRAFANA_ADMIN_PASSWORD": "dummy-grafana-admin-password",
 }
 SECRETS = ["POSTGRES_SUPERUSER_PASSWORD", "DAGSTER_PG_PASSWORD", "MARQUEZ_DB_PASSWORD", "AWS_ACCESS_KEY_ID",
-           "AWS_SECRET_ACCESS_KEY"]
+           "AWS_SECRET_ACCESS_KEY", "GRAFANA_ADMIN_PASSWORD"]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|TOKEN|API_KEY", re.IGNORECASE)
 PLATFORM_SERVICES = {"codelocation", "webserver", "daemon", "spark-master", "spark-worker", "spark-connect",
                      "objectstore"}
@@ -75,7 +76,8 @@ def _ports(service: dict) -> list[str]:
 def test_services_and_their_dependencies(config):
     services = config["services"]
     assert set(services) == {"postgres", "objectstore", "spark-master", "spark-worker",
-                             "spark-connect", "codelocation", "webserver", "daemon", "marquez-api", "marquez-web"}
+                             "spark-connect", "codelocation", "webserver", "daemon", "marquez-api", "marquez-web",
+                             "pushgateway", "prometheus", "grafana"}
     depends = {name: {dep: spec["condition"] for dep, spec in s.get("depends_on", {}).items()}
                for name, s in services.items()}
     assert depends["codelocation"] == {"postgres": "service_healthy", "spark-master": "service_healthy",
@@ -97,6 +99,9 @@ def test_published_ports_bind_to_loopback_by_default(config):
     assert _ports(services["webserver"]) == ["127.0.0.1:3000:3000/tcp"]
     assert _ports(services["marquez-api"]) == ["127.0.0.1:5000:5000/tcp"]
     assert _ports(services["marquez-web"]) == ["127.0.0.1:3001:3000/tcp"]  # Dagster has 3000
+    assert _ports(services["grafana"]) == ["127.0.0.1:3002:3000/tcp"]
+    assert _ports(services["prometheus"]) == ["127.0.0.1:9090:9090/tcp"]
+    assert _ports(services["pushgateway"]) == ["127.0.0.1:9091:9091/tcp"]
     for name, service in services.items():
         for port in _ports(service):
             assert port.startswith("127.0.0.1:"), (name, port)
@@ -120,7 +125,7 @@ def test_platform_services_are_built_from_the_hardened_dockerfile(config):
     # the images compose pulls are pinned to a version, never latest
     for name in set(services) - built:
         image = services[name]["image"]
-        assert re.fullmatch(r"[\w./-]+:\d+\.\d+(\.\d+)?(-[\w.]+)?", image), (name, image)
+        assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+(\.\d+)?(-[\w.]+)?", image), (name, image)
     assert services["marquez-api"]["image"].startswith("marquezproject/marquez:")
     assert services["marquez-web"]["image"].startswith("marquezproject/marquez-web:")
 
@@ -185,6 +190,35 @@ def test_dagster_instance_and_lineage_wiring(config):
         LAKEHOUSE_SPARK_MASTER="", LAKEHOUSE_SPARK_REMOTE="sc://spark-connect:15002")).stdout)
     env = connect["services"]["codelocation"]["environment"]
     assert (env["LAKEHOUSE_SPARK_MASTER"], env["LAKEHOUSE_SPARK_REMOTE"]) == ("", "sc://spark-connect:15002")
+
+
+def test_monitoring_wiring(config):
+    """The code location pushes to the Pushgateway, Prometheus scrapes it with the platform's config,
+    Grafana gets its data source and dashboard from platform/grafana; the alert webhook is optional."""
+    services = config["services"]
+    code = services["codelocation"]["environment"]
+    assert code["LAKEHOUSE_PUSHGATEWAY_URL"] == "http://pushgateway:9091"
+    assert code["LAKEHOUSE_ALERT_WEBHOOK_URL"] == ""  # unset: no alerts, and no default for a secret
+    hooked = yaml.safe_load(_compose("config", env=_compose_env(
+        LAKEHOUSE_ALERT_WEBHOOK_URL="https://hooks.example.com/services/T/B/x")).stdout)
+    assert hooked["services"]["codelocation"]["environment"]["LAKEHOUSE_ALERT_WEBHOOK_URL"].startswith("https://hooks.")
+    prometheus = yaml.safe_load((REPO_ROOT / "platform" / "prometheus" / "prometheus.yml").read_text())
+    (scrape,) = prometheus["scrape_configs"]
+    assert scrape["honor_labels"] is True and scrape["static_configs"] == [{"targets": ["pushgateway:9091"]}]
+    assert any(str(v).endswith(":/etc/prometheus/prometheus.yml:ro") and "platform/prometheus/prometheus.yml" in str(v)
+               for v in services["prometheus"]["volumes"])
+    assert services["prometheus"]["depends_on"] == {"pushgateway": {"condition": "service_healthy"}}
+    grafana = services["grafana"]
+    mounts = [str(v) for v in grafana["volumes"]]
+    assert any("platform/grafana/provisioning" in m and m.endswith(":/etc/grafana/provisioning:ro") for m in mounts)
+    assert any("platform/grafana/dashboards" in m and m.endswith(":/var/lib/grafana/dashboards:ro") for m in mounts)
+    datasource = yaml.safe_load((REPO_ROOT / "platform" / "grafana" / "provisioning" / "datasources" /
+                                 "prometheus.yml").read_text())["datasources"][0]
+    assert (datasource["type"], datasource["url"]) == ("prometheus", "http://prometheus:9090")
+    provider = yaml.safe_load((REPO_ROOT / "platform" / "grafana" / "provisioning" / "dashboards" /
+                               "lakehouse.yml").read_text())["providers"][0]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (REPO_ROOT / "platform" / "grafana" / "dashboards" / "lakehouse.json").is_file()
 
 
 def test_secrets_come_only_from_the_environment(config, raw):

@@ -113,3 +113,21 @@ def test_a_local_lakehouse_may_use_a_warm_spark_connect_server(tmp_path):
     found = problems({"LAKEHOUSE_ENV": "local", "LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_SPARK_LINEAGE": "on",
                       "LAKEHOUSE_SPARK_REMOTE": "sc://127.0.0.1:15002"})
     assert any("in-process driver" in p for p in found)
+
+
+def test_monitoring_is_off_until_its_variables_are_set(tmp_path):
+    off = LakehouseSettings.from_env({"LAKEHOUSE_ROOT": str(tmp_path)})
+    assert (off.pushgateway_url, off.alert_webhook) == (None, False)
+    on = LakehouseSettings.from_env({"LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_PUSHGATEWAY_URL": "http://pg:9091",
+                                     "LAKEHOUSE_ALERT_WEBHOOK_URL": "https://hooks.example.com/services/T/B/token",
+                                     "LAKEHOUSE_MONITORING_TIMEOUT_SECONDS": "2.5"})
+    assert (on.pushgateway_url, on.alert_webhook, on.monitoring_timeout_seconds) == ("http://pg:9091", True, 2.5)
+    assert "token" not in repr(on)  # the webhook URL is a secret: validated, not kept
+
+
+def test_a_bad_webhook_url_is_named_without_its_value(tmp_path):
+    found = problems({"LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_ALERT_WEBHOOK_URL": "hooks.example.com/secret-token",
+                      "LAKEHOUSE_PUSHGATEWAY_URL": "pushgateway:9091"})
+    assert "LAKEHOUSE_ALERT_WEBHOOK_URL must be an http:// or https:// URL (its value is not shown)" in found
+    assert "LAKEHOUSE_PUSHGATEWAY_URL must be a http:// or https://host:port URL, got 'pushgateway:9091'" in found
+    assert not any("secret-token" in p for p in found)
