@@ -24,16 +24,34 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_PRODUCTS ?= 200
 DEMO_END = $(shell $(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
 
+# Partitions bounded by the data: `make demo` declares the demo's days, `make ui` the days the local
+# landing zone holds (first and last `date=` folder; the demo's days when it is empty), so the UI
+# lists only days that exist ("filled" means something, the backfill dialog offers those days) and
+# cumulative tables (lifetime value, features), which a backfill extends through the last
+# partition, stop at the last day with data. LAKEHOUSE_START_DATE / LAKEHOUSE_END_DATE given by the
+# caller win. Not for `make daemon`, whose sensors ingest days as they land, nor cluster/prod
+# (the landing zone is in the bucket): there partitions run to today unless LAKEHOUSE_END_DATE is set.
+DEMO_DAYS_ENV = export LAKEHOUSE_START_DATE="$${LAKEHOUSE_START_DATE:-$(DEMO_START)}" \
+	LAKEHOUSE_END_DATE="$${LAKEHOUSE_END_DATE:-$(DEMO_END)}";
+ifeq ($(filter cluster prod,$(LAKEHOUSE_ENV)),)
+LANDED_DAYS = $(shell ls -d "$(LAKEHOUSE_ROOT)"/landing/*/date=* 2>/dev/null | sed 's|.*/date=||' | sort -u)
+DATA_DAYS_ENV = export LAKEHOUSE_START_DATE="$${LAKEHOUSE_START_DATE:-$(or $(firstword $(LANDED_DAYS)),$(DEMO_START))}" \
+	LAKEHOUSE_END_DATE="$${LAKEHOUSE_END_DATE:-$(or $(lastword $(LANDED_DAYS)),$(DEMO_END))}";
+else
+DATA_DAYS_ENV =
+endif
+
 .PHONY: setup system-packages compose-config demo lineage-sample test test-fast ui daemon spark-connect validate lock clean bench
 
 setup: $(VENV)/.installed $(VENV)/.jars
 
 # Debian packages the tests use, as command:package pairs, installed (as root, with apt) only
 # when the command is missing: PostgreSQL 15 for the throwaway servers (no cluster is created
-# or started by the install) and docker-compose v1, which validates docker-compose.yml without
-# a container engine; Prometheus and its Pushgateway for the metrics tests
-# (tests/servers/prometheus.py starts its own on free ports).
-APT_TOOLS := /usr/lib/postgresql/15/bin/postgres:postgresql-15 docker-compose:docker-compose \
+# or started by the install), docker-compose v1, which validates docker-compose.yml without
+# a container engine, and Chromium, which the browser test (tests/test_browser.py) drives with
+# playwright (playwright's own browser download is not used); Prometheus and its Pushgateway for
+# the metrics tests (tests/servers/prometheus.py starts its own on free ports).
+APT_TOOLS := /usr/lib/postgresql/15/bin/postgres:postgresql-15 docker-compose:docker-compose chromium:chromium \
 	/usr/bin/prometheus:prometheus /usr/bin/prometheus-pushgateway:prometheus-pushgateway
 system-packages:
 	@missing=""; for pair in $(APT_TOOLS); do \
@@ -69,7 +87,7 @@ $(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_CONFIG) | setup
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m datagen --root "$(LAKEHOUSE_ROOT)/landing" --start-date $(DEMO_START) --days $(DEMO_DAYS) \
 		--orders $(DEMO_ORDERS) --customers $(DEMO_CUSTOMERS) --products $(DEMO_PRODUCTS)
-	$(DAGSTER) asset materialize -f platform/definitions.py -d . --select '*' \
+	$(DEMO_DAYS_ENV) $(DAGSTER) asset materialize -f platform/definitions.py -d . --select '*' \
 		--partition-range $(DEMO_START)...$(DEMO_END)
 	$(PY) platform/summary.py
 
@@ -100,11 +118,12 @@ validate: setup
 FOREGROUND = exec $(PY) -c 'import os, signal, sys; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; os.execvp(sys.argv[1], sys.argv[1:])'
 
 # The UI: webserver, daemon and code servers in the foreground. Ctrl-C, or SIGTERM to make (which
-# make passes on to its recipe) stops them all within seconds (tests/test_ui.py).
+# make passes on to its recipe) stops them all within seconds (tests/test_ui.py). Partitions end at
+# the last landed day (DATA_DAYS_ENV above).
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 ui: setup $(DAGSTER_HOME)/dagster.yaml
-	$(FOREGROUND) $(DAGSTER) dev -w workspace.yaml --host $(UI_HOST) --port $(UI_PORT)
+	$(DATA_DAYS_ENV) $(FOREGROUND) $(DAGSTER) dev -w workspace.yaml --host $(UI_HOST) --port $(UI_PORT)
 
 # A warm Spark for local runs: a Spark Connect server on 127.0.0.1:15002 (Delta, UTC, the
 # platform's settings), in the foreground. Runs started with
