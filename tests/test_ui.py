@@ -164,7 +164,7 @@ def test_daily_refresh_is_every_asset_and_check_daily_partitioned_and_one_run_pe
     job = defs.resolve_job_def("daily_refresh")
     assert job.partitions_def == daily_partitions
     assert job.asset_layer.executable_asset_keys == defs.resolve_asset_graph().materializable_asset_keys
-    assert len(job.asset_layer.asset_graph.asset_check_keys) == 26
+    assert len(job.asset_layer.asset_graph.asset_check_keys) == 29
     # the job's backfill policy, which a backfill launched from its page follows: a range is one run
     assert job.backfill_policy == BackfillPolicy.single_run()
     assert {j.name for j in defs.resolve_all_job_defs()} >= {"daily_refresh", "table_maintenance", "audit_tables"}
@@ -309,7 +309,7 @@ def test_a_daily_refresh_run_is_named_and_runs_every_asset_and_check(reference_l
     assert instance.get_run_by_id(result.run_id).job_name == "daily_refresh"
     assert len(materializations(result)) == 16
     evaluations = check_evaluations(result)
-    assert len(evaluations) == 26
+    assert len(evaluations) == 29
     assert [k for k, e in evaluations.items() if not e.passed and e.severity.value == "ERROR"] == []
 
 
