@@ -1,8 +1,9 @@
 """OpenLineage events for every asset materialization and asset check evaluation.
 
-``@emits_lineage`` goes under ``@asset`` / ``@multi_asset`` / ``@asset_check``
-and keeps the decorated function's business logic untouched. It adds the
-``lineage`` resource to the function's parameters and, around each call:
+``@emits_lineage`` goes under ``@asset`` / ``@multi_asset`` / ``@asset_check``. It is a thin
+wrapper: the decorated function declares ``context`` (first) and ``lineage: LineageResource``
+itself, so Dagster provides the resource as usual and the wrapper only reads it; the function's
+results are passed on as the very objects it produced. Around each call it sends:
 
 - asset steps: a START event (inputs = the step's upstream assets in the Dagster
   asset graph, or the landing directory for bronze), then COMPLETE with the
@@ -12,8 +13,7 @@ and keeps the decorated function's business logic untouched. It adds the
   both as outputs. Output facets: schema, dataSource, version (Delta version),
   outputStatistics, dataQualityMetrics (from Delta's file statistics of the
   written slice, or one aggregation pass for ``profile="scan"``) and, where
-  declared, columnLineage, which also goes onto the
-  materialization as ``dagster/column_lineage``;
+  declared, columnLineage;
 - asset checks: a COMPLETE event (FAIL when the check raises) of job
   ``<asset key>:<check name>`` whose input, the checked table, carries a
   ``dataQualityAssertions`` facet: one assertion per pandera rule and column for
@@ -23,6 +23,13 @@ Every event has a parent facet naming the Dagster run (run id and job name), a
 jobType facet (DAGSTER / BATCH / ASSET or ASSET_CHECK), a sourceCodeLocation
 facet (the module defining the asset), a nominalTime facet with the partition
 window for partitioned steps, and a processing_engine facet.
+
+Each materialization gains ``openlineage_run_id``, ``lineage_events_dropped`` and, for tables with
+declared column lineage, ``dagster/column_lineage``, through ``context.add_asset_metadata`` before
+the step's results go to Dagster (without a partition key: every day of a range run gets them).
+Check results get no such metadata: Dagster has no public way to add metadata to a check result
+a function built, and rebuilding it would drop any field Dagster adds later. A check event's run
+id goes to the step's debug log instead.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import subprocess
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import dagster
 import pyspark
@@ -42,7 +49,6 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetKey,
-    MaterializeResult,
     TableColumnDep,
     TableColumnLineage,
     TableSchema,
@@ -94,84 +100,75 @@ def emits_lineage(
 ):
     """Emit OpenLineage events around an asset or asset check function.
 
+    ``fn`` must take ``context`` first and a ``lineage: LineageResource`` parameter.
     ``landing_source``: the step reads that source's landing directory (bronze).
     ``column_lineage``: per written table (``layer/name``), its declared column lineage.
     """
     if fn is None:
         return functools.partial(emits_lineage, landing_source=landing_source, column_lineage=column_lineage)
-
-    params = list(inspect.signature(fn).parameters.values())
-    takes_context = bool(params) and params[0].name == "context"
-    lineage_param = inspect.Parameter(LINEAGE_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=LineageResource)
-    context_param = [] if takes_context else [inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    signature = inspect.signature(fn).replace(parameters=[*context_param, *params, lineage_param])
+    signature = inspect.signature(fn)
+    params = list(signature.parameters)
+    missing = []
+    if params[:1] != ["context"]:
+        missing.append("`context` as its first parameter")
+    if LINEAGE_PARAM not in params:
+        missing.append(f"a `{LINEAGE_PARAM}: LineageResource` parameter")
+    if missing:
+        raise TypeError(f"@emits_lineage: {fn.__module__}.{fn.__qualname__} must take "
+                        f"{' and '.join(missing)}, e.g. def {fn.__name__}(context, ..., "
+                        f"{LINEAGE_PARAM}: LineageResource)")
     step = _Step(fn, landing_source, dict(column_lineage or {}))
 
-    def call(args, kwargs):
-        lineage: LineageResource = kwargs.pop(LINEAGE_PARAM)
-        context = args[0] if args else kwargs["context"]
-        if not takes_context:
-            args, kwargs = args[1:], {k: v for k, v in kwargs.items() if k != "context"}
-        return step.run(context, lineage, lambda: fn(*args, **kwargs))
+    def lineage_of(context, args, kwargs) -> Optional[LineageResource]:
+        if LINEAGE_PARAM in kwargs:  # as Dagster passes resources
+            return kwargs[LINEAGE_PARAM]
+        return signature.bind_partial(context, *args, **kwargs).arguments.get(LINEAGE_PARAM)
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            instance = (args[0] if args else kwargs["context"]).instance
+        def wrapper(context, *args, **kwargs):
             targets: dict = {}
-            for result in call(args, kwargs):
+            results = step.run(context, lineage_of(context, args, kwargs), lambda: tuple(fn(context, *args, **kwargs)))
+            for result in results:
                 # a day's check evaluation targets the day's materialization, stored by now
-                yield aimed_at_its_day(instance, result, targets)
+                yield aimed_at_its_day(context.instance, result, targets)
     else:
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            results = call(args, kwargs)
-            return results[0] if len(results) == 1 else tuple(results)
-
-    wrapper.__signature__ = signature
-    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), LINEAGE_PARAM: LineageResource}
+        def wrapper(context, *args, **kwargs):
+            return step.run(context, lineage_of(context, args, kwargs), lambda: fn(context, *args, **kwargs))
     return wrapper
 
 
 class _Step:
     def __init__(self, fn: Callable, landing_source: Optional[str], column_lineage: dict[str, ColumnLineage]):
-        self.fn = fn
         self.landing_source = landing_source
         self.column_lineage = column_lineage
         self.source_file = Path(inspect.getsourcefile(fn) or "").resolve()
 
-    def run(self, context, lineage: LineageResource, compute: Callable[[], Any]) -> list:
-        if not lineage.enabled:
-            return list(_as_results(compute()))
-        if isinstance(context, AssetCheckExecutionContext):
-            return self._check(context, lineage, compute)
-        return self._materialization(context, lineage, compute)
-
-    # -- asset steps ---------------------------------------------------------
-    def _materialization(self, context, lineage: LineageResource, compute) -> list:
-        started = _guarded(lineage, "START", lambda: self._start(context, lineage))
+    def run(self, context, lineage: Optional[LineageResource], compute: Callable[[], Any]) -> Any:
+        """``compute()``'s value, unchanged, with the events sent around it."""
+        if lineage is None or not lineage.enabled:
+            return compute()
+        check = isinstance(context, AssetCheckExecutionContext)
+        started = _guarded(lineage, "check" if check else "START",
+                           lambda: self._begin_check(context, lineage) if check else self._start(context, lineage))
         try:
-            results = list(_as_results(compute()))
+            value = compute()
         except BaseException as error:
             if started:
-                _guarded(lineage, "FAIL", lambda: started[0].send(RunState.FAIL, inputs=started[1], error=error))
+                event, inputs = started[:2]
+                _guarded(lineage, "FAIL", lambda: event.send(RunState.FAIL, inputs=inputs, error=error))
             raise
-        if not started:
-            return results
-        event, inputs, keys = started
-        written = [r for r in results if not isinstance(r, (AssetCheckResult, AssetCheckEvaluation))]
-        extra = _guarded(lineage, "COMPLETE", lambda: self._complete(context, lineage, event, inputs, keys, written))
-        out = []
-        for result in results:
-            if isinstance(result, AssetCheckEvaluation):  # a day's share of a range's check: no event of its own
-                added = None
-            elif isinstance(result, AssetCheckResult):  # a check evaluated in the step: its own event
-                added = _guarded(lineage, "check", lambda r=result: self._check_event(context, lineage, r))
+        if started:
+            results = [] if value is None else value if type(value) in (list, tuple) else [value]
+            if check:
+                _guarded(lineage, "COMPLETE", lambda: self._check_complete(context, lineage, started[0],
+                                                                           *started[2], results))
             else:
-                added = extra.pop(0) if extra else None
-            out.append(_with_metadata(result, added) if added else result)
-        return out
+                self._complete(context, lineage, *started, results)
+        return value
 
+    # -- asset steps ---------------------------------------------------------
     def _start(self, context, lineage: LineageResource):
         assets_def = context.assets_def
         keys = [spec.key for spec in assets_def.specs if spec.key in context.selected_asset_keys]
@@ -185,18 +182,31 @@ class _Step:
         event.send(RunState.START, inputs=inputs)
         return event, inputs, keys
 
-    def _complete(self, context, lineage: LineageResource, event: "_Event", inputs, keys, results) -> list[dict]:
-        """Send COMPLETE with the written tables; the metadata each result gains."""
-        outputs, extra = [], []
+    def _complete(self, context, lineage: LineageResource, event: "_Event", inputs, keys, results) -> None:
+        """COMPLETE with the written tables, their metadata added to the materializations; then each
+        check evaluated in the step has an event of its own (a day's share of a range's check none)."""
+
+        def complete():
+            written = [(r.asset_key or keys[0], r) for r in results
+                       if not isinstance(r, (AssetCheckResult, AssetCheckEvaluation))]
+            outputs = [self._output(lineage, context, key, r.metadata or {}) for key, r in written]
+            event.send(RunState.COMPLETE, inputs=inputs, outputs=[dataset for dataset, _ in outputs])
+            for (key, _), (_, column_lineage) in zip(written, outputs):
+                extra = {"dagster/column_lineage": column_lineage} if column_lineage is not None else {}
+                context.add_asset_metadata({**extra, "openlineage_run_id": event.run_id,
+                                            "lineage_events_dropped": lineage.dropped_events}, asset_key=key)
+
+        def check(result: AssetCheckResult):
+            # the result's check, as Dagster resolves it when the result leaves key or name out
+            spec = next(s for s in context.assets_def.check_specs
+                        if result.asset_key in (None, s.asset_key) and result.check_name in (None, s.name))
+            event = self._check_event(context, lineage, spec.asset_key, spec.name)
+            self._check_complete(context, lineage, event, spec.asset_key, spec.name, [result])
+
+        _guarded(lineage, "COMPLETE", complete)
         for result in results:
-            key = result.asset_key or keys[0]
-            dataset, column_lineage = self._output(lineage, context, key, result.metadata or {})
-            outputs.append(dataset)
-            extra.append({"dagster/column_lineage": column_lineage} if column_lineage is not None else {})
-        event.send(RunState.COMPLETE, inputs=inputs, outputs=outputs)
-        for metadata in extra:
-            metadata.update(openlineage_run_id=event.run_id, lineage_events_dropped=lineage.dropped_events)
-        return extra
+            if isinstance(result, AssetCheckResult):
+                _guarded(lineage, "check", lambda r=result: check(r))
 
     def _output(self, lineage: LineageResource, context, key: AssetKey, metadata: Mapping[str, Any]) -> tuple[OutputDataset, Optional[TableColumnLineage]]:
         meta = {k: getattr(v, "value", v) for k, v in metadata.items()}
@@ -239,45 +249,24 @@ class _Step:
             **{k: int(v) for k, v in statistics.items() if v is not None})}
         return OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets), dagster_lineage
 
-    def _check_event(self, context, lineage: LineageResource, result: AssetCheckResult) -> dict:
-        """COMPLETE of the check's own job, ``<asset key>:<check name>``, asserting on the checked table."""
-        key, name = result.asset_key, result.check_name
-        event = _Event(lineage, context, f"{key.to_user_string()}:{name}", "ASSET_CHECK", self.source_file, "spark")
-        facet = _facet(lineage, data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
-                       assertions=_assertions(result, name))
-        event.send(RunState.COMPLETE, inputs=[_input(lineage, lineage.table_uri(_table(key)),
-                                                     {"dataQualityAssertions": facet})])
-        return {"openlineage_run_id": event.run_id, "lineage_events_dropped": lineage.dropped_events}
-
     # -- asset checks --------------------------------------------------------
-    def _check(self, context: AssetCheckExecutionContext, lineage: LineageResource, compute) -> list:
-        def begin():
-            spec = context.check_specs[0]
-            event = _Event(lineage, context, f"{spec.asset_key.to_user_string()}:{spec.name}", "ASSET_CHECK",
-                           self.source_file, "spark")
-            return event, spec, lineage.table_uri(_table(spec.asset_key))
+    def _check_event(self, context, lineage: LineageResource, key: AssetKey, name: str) -> "_Event":
+        """The check's own job, ``<asset key>:<check name>``."""
+        return _Event(lineage, context, f"{key.to_user_string()}:{name}", "ASSET_CHECK", self.source_file, "spark")
 
-        started = _guarded(lineage, "check", begin)
-        try:
-            results = list(_as_results(compute()))
-        except BaseException as error:
-            if started:
-                event, _, uri = started
-                _guarded(lineage, "FAIL", lambda: event.send(RunState.FAIL, inputs=[_input(lineage, uri)], error=error))
-            raise
-        if not started:
-            return results
-        event, spec, uri = started
+    def _begin_check(self, context: AssetCheckExecutionContext, lineage: LineageResource):
+        spec = context.check_specs[0]
+        return (self._check_event(context, lineage, spec.asset_key, spec.name),
+                [_input(lineage, lineage.table_uri(_table(spec.asset_key)))], (spec.asset_key, spec.name))
 
-        def complete():
-            assertions = [a for result in results for a in _assertions(result, spec.name)]
-            facet = _facet(lineage, data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
-                           assertions=assertions)
-            event.send(RunState.COMPLETE, inputs=[_input(lineage, uri, {"dataQualityAssertions": facet})])
-            return {"openlineage_run_id": event.run_id, "lineage_events_dropped": lineage.dropped_events}
-
-        extra = _guarded(lineage, "COMPLETE", complete)
-        return [_with_metadata(r, extra) for r in results] if extra else results
+    def _check_complete(self, context, lineage: LineageResource, event: "_Event", key: AssetKey, name: str,
+                        results) -> None:
+        """COMPLETE asserting the check's outcomes on the checked table."""
+        uri = lineage.table_uri(_table(key))
+        facet = _facet(lineage, data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
+                       assertions=[a for result in results for a in _assertions(result, name)])
+        event.send(RunState.COMPLETE, inputs=[_input(lineage, uri, {"dataQualityAssertions": facet})])
+        context.log.debug(f"OpenLineage run {event.run_id} of {event.job_name}")
 
 
 def _guarded(lineage: LineageResource, what: str, step: Callable[[], Any]) -> Any:
@@ -537,22 +526,3 @@ def _partition_window(context):
         return context.partition_time_window
     except Exception:
         return None
-
-
-def _as_results(value) -> Iterable:
-    if value is None:
-        return []
-    if inspect.isgenerator(value) or type(value) in (list, tuple):  # results are tuple subclasses
-        return value
-    return [value]
-
-
-def _with_metadata(result, extra: Mapping[str, Any]):
-    metadata = {**(result.metadata or {}), **extra}
-    if isinstance(result, MaterializeResult):
-        return MaterializeResult(asset_key=result.asset_key, metadata=metadata, check_results=result.check_results,
-                                 data_version=result.data_version, tags=result.tags, value=result.value)
-    if isinstance(result, AssetCheckResult):
-        return AssetCheckResult(passed=result.passed, asset_key=result.asset_key, check_name=result.check_name,
-                                metadata=metadata, severity=result.severity, description=result.description)
-    return result

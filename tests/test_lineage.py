@@ -19,6 +19,7 @@ from dagster import AssetKey, DagsterInstance, TableColumnLineage
 from pyspark.sql import functions as F
 
 from conftest import REPO_ROOT, check_evaluations, load_platform_definitions, materializations, run_graph
+from resources.lineage import LineageResource
 
 START = date(2026, 1, 1)
 DAYS = 2
@@ -56,6 +57,139 @@ def test_uri_fields_are_absolute_uris_even_for_the_bare_file_namespace(tmp_path)
         "file", "file", "file:///")
     with pytest.raises(ValidationError, match="absolute URI"):
         LineageResource(table_root="/t", landing_root="/l", producer="lakehouse-platform")
+
+
+# -- unit: the wrapper --------------------------------------------------------------------------
+def _spy_on(seen: list):
+    """A pass-through decorator recording what the function under it hands to Dagster."""
+    return lambda wrapped: _spy(wrapped, seen)
+
+
+def _spy(wrapped, seen: list):
+    import functools
+    import inspect
+
+    if inspect.isgeneratorfunction(wrapped):
+        @functools.wraps(wrapped)
+        def spy(*args, **kwargs):
+            for result in wrapped(*args, **kwargs):
+                seen.append(result)
+                yield result
+    else:
+        @functools.wraps(wrapped)
+        def spy(*args, **kwargs):
+            seen.append(wrapped(*args, **kwargs))
+            return seen[-1]
+    return spy
+
+
+def test_emits_lineage_wraps_without_rebuilding_results(tmp_path, spec_registry):
+    """A tiny partitioned @asset (generator, with an in-step check and declared column lineage), a
+    @multi_asset (plain function) and an @asset_check, run over a two-day range in one process:
+    the events are written, Dagster receives the very objects the functions produced, and each
+    day's materialization carries the lineage metadata added through ``context.add_asset_metadata``."""
+    from dagster import (
+        AssetCheckResult, AssetCheckSpec, AssetKey, AssetSpec, DailyPartitionsDefinition, MaterializeResult,
+        TableColumn, TableSchema, asset, asset_check, materialize, multi_asset,
+    )
+
+    from assets.lineage import emits_lineage
+    from assets.transforms.column_lineage import aggregated, identity
+
+    produced: list = []
+    seen: list = []
+    days = DailyPartitionsDefinition(start_date=START.isoformat())
+    toy_lineage = {"day": identity("silver/toy", "day"), "total": aggregated("silver/toy", "amount", how="sum")}
+
+    @multi_asset(specs=[AssetSpec(["silver", "toy"]), AssetSpec(["silver", "quarantine_toy"])])
+    @_spy_on(seen)
+    @emits_lineage
+    def silver_toy(context, lineage: LineageResource):
+        produced.append((MaterializeResult(asset_key=["silver", "toy"], metadata={"dagster/row_count": 3}),
+                         MaterializeResult(asset_key=["silver", "quarantine_toy"], metadata={"dagster/row_count": 1})))
+        return produced[-1]
+
+    @asset(key=["gold", "toy"], deps=[AssetKey(["silver", "toy"])], partitions_def=days,
+           check_specs=[AssetCheckSpec("positive", asset=["gold", "toy"])])
+    @_spy_on(seen)
+    @emits_lineage(column_lineage={"gold/toy": toy_lineage})
+    def gold_toy(context, lineage: LineageResource):
+        schema = TableSchema(columns=[TableColumn("day", "date"), TableColumn("total", "double")])
+        for result in (MaterializeResult(metadata={"dagster/row_count": 2, "dagster/column_schema": schema,
+                                                   "run_row_count": 2}),
+                       AssetCheckResult(passed=True, metadata={"rows": 2})):
+            produced.append(result)
+            yield result
+
+    @asset_check(asset=AssetKey(["gold", "toy"]), name="standalone")
+    @_spy_on(seen)
+    @emits_lineage
+    def standalone(context, lineage: LineageResource):
+        produced.append(AssetCheckResult(passed=False, metadata={"why": "a test"}))
+        return produced[-1]
+
+    events_file = tmp_path / "lineage" / "events.jsonl"
+    lineage = LineageResource(file_path=str(events_file), table_root=str(tmp_path / "tables"),
+                              landing_root=str(tmp_path / "landing"))
+    result = materialize([silver_toy, gold_toy, standalone], resources={"lineage": lineage}, tags={
+        "dagster/asset_partition_range_start": START.isoformat(),
+        "dagster/asset_partition_range_end": END.isoformat()})
+    assert result.success
+
+    # Dagster got exactly what the functions produced: the same objects, not copies
+    assert len(seen) == len(produced) == 4 and all(a is b for a, b in zip(seen, produced))
+    events = by_job(read_events(events_file, result.run_id))
+    assert {job: [e["eventType"] for e in es] for job, es in events.items()} == {
+        "silver/toy": ["START", "COMPLETE"], "gold/toy": ["START", "COMPLETE"],
+        "gold/toy:positive": ["COMPLETE"], "gold/toy:standalone": ["COMPLETE"]}
+    for event in (e for es in events.values() for e in es):
+        validate_event(spec_registry, event)
+    silver_complete, gold_complete = events["silver/toy"][1], events["gold/toy"][1]
+    assert [d["name"] for d in silver_complete["outputs"]] == [
+        str(tmp_path / "tables" / "silver" / t) for t in ("toy", "quarantine_toy")]
+    assert [d["name"] for d in gold_complete["inputs"]] == [str(tmp_path / "tables" / "silver" / "toy")]
+    (output,) = gold_complete["outputs"]
+    assert set(output["facets"]["columnLineage"]["fields"]) == {"day", "total"}
+    assert output["outputFacets"]["outputStatistics"]["rowCount"] == 2
+    assert gold_complete["run"]["facets"]["nominalTime"]["nominalEndTime"] == "2026-01-03T00:00:00+00:00"
+    assertions = events["gold/toy:standalone"][0]["inputs"][0]["inputFacets"]["dataQualityAssertions"]
+    assert [(a["assertion"], a["success"]) for a in assertions["assertions"]] == [("standalone", False)]
+
+    # the lineage metadata, on every day of the range, beside the function's own
+    by_day = {}
+    for event in result.get_asset_materialization_events():
+        m = event.event_specific_data.materialization
+        by_day[(m.asset_key.to_user_string(), m.partition)] = {k: v.value for k, v in m.metadata.items()}
+    assert set(by_day) == {("silver/toy", None), ("silver/quarantine_toy", None),
+                           ("gold/toy", "2026-01-01"), ("gold/toy", "2026-01-02")}
+    for (table, _), metadata in by_day.items():
+        job = table.replace("quarantine_", "")
+        assert metadata["openlineage_run_id"] == events[job][1]["run"]["runId"], table
+        assert metadata["lineage_events_dropped"] == 0 and "dagster/row_count" in metadata
+        assert ("dagster/column_lineage" in metadata) == (job == "gold/toy")
+    column_lineage = by_day[("gold/toy", "2026-01-02")]["dagster/column_lineage"]
+    assert {c: [(d.asset_key.to_user_string(), d.column_name) for d in deps]
+            for c, deps in column_lineage.deps_by_column.items()} == {
+        "day": [("silver/toy", "day")], "total": [("silver/toy", "amount")]}
+    # check results keep exactly their own metadata (no public way to add to them)
+    checks = check_evaluations(result)
+    assert {k: v.value for k, v in checks["gold/toy:positive"].metadata.items()} == {"rows": 2}
+    assert {k: v.value for k, v in checks["gold/toy:standalone"].metadata.items()} == {"why": "a test"}
+
+
+def test_emits_lineage_rejects_a_function_without_context_or_lineage():
+    from assets.lineage import emits_lineage
+
+    with pytest.raises(TypeError, match=r"no_lineage must take a `lineage: LineageResource` parameter"):
+        @emits_lineage
+        def no_lineage(context):
+            pass
+    with pytest.raises(TypeError, match=r"no_context must take `context` as its first parameter, e\.g\."):
+        @emits_lineage(landing_source="orders")
+        def no_context(delta, lineage: LineageResource):
+            pass
+    with pytest.raises(TypeError, match=r"`context` as its first parameter and a `lineage"):
+        emits_lineage(lambda: None)
 
 
 # -- the shared end-to-end run ------------------------------------------------------------------
