@@ -1,4 +1,11 @@
-"""A consumer outside Spark: gold tables read by delta-rs into pandas."""
+"""A consumer outside Spark: gold tables read by delta-rs into pandas.
+
+gold/daily_sales is opened through dagster-deltalake's ``DeltaTableResource``
+(``DeltaLakeResource.delta_rs_table``), not through dagster-deltalake-pandas'
+``DeltaLakePandasIOManager``: as an input manager it refuses the daily-partitioned table
+(no ``partition_expr``) and, given one, loads only the first day of an all-days input.
+docs/deployment.md ("delta-rs through dagster-deltalake") has the failing example.
+"""
 
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
@@ -36,7 +43,8 @@ def category_sales_summary(
     context: AssetExecutionContext, delta: DeltaLakeResource, reports: ReportFolderResource
 ) -> MaterializeResult:
     """Revenue, orders and units per category over all days, read from gold with delta-rs
-    (no JVM), written as CSV and Markdown for people who do not run Spark."""
+    (no JVM, one snapshot: the version reported is the one summed), written as CSV and Markdown
+    for people who do not run Spark."""
     table = delta.delta_rs_table("gold/daily_sales")
     sales = table.to_pandas()
     summary = (

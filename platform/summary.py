@@ -1,7 +1,8 @@
 """Print what the last run produced: every table's rows and Delta version, every check's outcome.
 
-Reads tables with delta-rs (no JVM) and check results from the Dagster
-instance in DAGSTER_HOME. Run by ``make demo`` after the materialization.
+Reads tables with delta-rs (no JVM; opened as every reader opens them,
+``DeltaLakeResource.delta_rs_table``, i.e. dagster-deltalake's ``DeltaTableResource``)
+and check results from the Dagster instance in DAGSTER_HOME. Run by ``make demo`` after the materialization.
 """
 
 from __future__ import annotations
@@ -12,22 +13,24 @@ from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance
 import pyarrow
-from deltalake import DeltaTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from resources.delta import DeltaLakeResource  # noqa: E402
 from resources.settings import LakehouseSettings  # noqa: E402
+from resources.spark import SparkResource  # noqa: E402
 
 LAYERS = ["bronze", "silver", "gold", "features"]
 
 
 def table_lines(table_root: str) -> list[str]:
+    delta = DeltaLakeResource(spark=SparkResource(app_name="summary"), root=table_root)  # no session is started
     lines = []
     for layer in LAYERS:
         layer_dir = Path(table_root) / layer
         if not layer_dir.is_dir():
             continue
         for table_dir in sorted(p for p in layer_dir.iterdir() if (p / "_delta_log").is_dir()):
-            table = DeltaTable(str(table_dir))
+            table = delta.delta_rs_table(f"{layer}/{table_dir.name}")
             actions = pyarrow.table(table.get_add_actions(flatten=True))
             rows = sum(n or 0 for n in actions.column("num_records").to_pylist())
             lines.append(f"  {layer + '/' + table_dir.name:<40} {rows:>10,} rows   version {table.version()}")

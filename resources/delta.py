@@ -24,6 +24,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import deltalake
 from dagster import ConfigurableResource, ResourceDependency, get_dagster_logger
+from dagster_deltalake import DeltaTableResource, LocalConfig, S3Config
+from dagster_deltalake.config import ClientConfig
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -117,13 +119,63 @@ class TableChanges:
         return self.added_partitions | self.removed_partitions
 
 
+# The object store's delta-rs options (``ObjectStoreResource.delta_rs_options``) as
+# dagster-deltalake's S3Config / ClientConfig fields (object_store accepts both spellings).
+_S3_CONFIG_FIELDS = {
+    "AWS_REGION": "region",
+    "AWS_ENDPOINT_URL": "endpoint",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "virtual_hosted_style_request",
+    "AWS_ACCESS_KEY_ID": "access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "secret_access_key",
+}
+_CLIENT_CONFIG_FIELDS = {"AWS_ALLOW_HTTP": "allow_http"}
+_SECRET_FIELDS = ("access_key_id", "secret_access_key", "token")
+
+
+def delta_table_storage(object_store: Optional[ObjectStoreResource]) -> tuple[S3Config | LocalConfig,
+                                                                               Optional[ClientConfig]]:
+    """dagster-deltalake's storage and client config for tables under ``object_store``
+    (``LocalConfig`` for a local root). An option the library has no field for is an error,
+    named without its value, so a new object-store setting cannot be dropped silently."""
+    if object_store is None:
+        return LocalConfig(), None
+    storage: dict[str, str] = {}
+    client: dict[str, str] = {}
+    for name, value in object_store.delta_rs_options().items():
+        if name in _S3_CONFIG_FIELDS:
+            storage[_S3_CONFIG_FIELDS[name]] = value
+        elif name in _CLIENT_CONFIG_FIELDS:
+            client[_CLIENT_CONFIG_FIELDS[name]] = value
+        else:
+            raise ValueError(f"delta-rs option {name} has no dagster-deltalake S3Config/ClientConfig field")
+    return S3Config(**storage), (ClientConfig(**client) if client else None)
+
+
+class LakehouseDeltaTable(DeltaTableResource):
+    """dagster-deltalake's ``DeltaTableResource``, printed without credentials: its config
+    classes show every field, the S3 secret key included, in a repr or a log line."""
+
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            if name == "storage_options" and value is not None:
+                shown = {k: v for k, v in value.str_dict().items() if k not in _SECRET_FIELDS}
+                yield name, f"{type(value).__name__}({shown}, credentials hidden)"
+            else:
+                yield name, value
+
+    def options(self) -> dict[str, str]:
+        """The storage options ``load()`` hands delta-rs (storage config, then client config)."""
+        return {**self.storage_options.str_dict(), **(self.client_options.str_dict() if self.client_options else {})}
+
+
 class DeltaLakeResource(ConfigurableResource):
     """Delta tables under one root (a local path or ``s3a://bucket/prefix``).
 
     Tables are named ``<layer>/<name>``, mirroring their asset keys. Spark does
-    all writes; delta-rs (readers without a JVM) reads. ``object_store`` configures
-    both from one place: s3a settings and jars for the Spark session, storage
-    options for delta-rs.
+    all writes; delta-rs (readers without a JVM) reads, every table opened through
+    dagster-deltalake's ``DeltaTableResource`` (``delta_rs_table``). ``object_store``
+    configures both from one place: s3a settings and jars for the Spark session,
+    the library's S3 config for delta-rs.
     """
 
     spark: ResourceDependency[SparkResource]
@@ -140,16 +192,23 @@ class DeltaLakeResource(ConfigurableResource):
         uri = self.uri(table)
         return "s3://" + uri[len("s3a://") :] if uri.startswith("s3a://") else uri
 
+    def delta_table_resource(self, table: str, version: Optional[int] = None) -> LakehouseDeltaTable:
+        """``table`` (at ``version``, default the latest) as a dagster-deltalake ``DeltaTableResource``:
+        its ``s3://`` or local URL and the object store's settings as the library's S3 config."""
+        storage, client = delta_table_storage(self.object_store)
+        return LakehouseDeltaTable(url=self.delta_rs_uri(table), storage_options=storage, client_options=client,
+                                   version=version)
+
     @property
     def storage_options(self) -> dict[str, str]:
-        """What delta-rs needs to reach the root (nothing for a local path)."""
-        return self.object_store.delta_rs_options() if self.object_store else {}
+        """The options delta-rs gets for tables under the root, as ``DeltaTableResource.load()`` passes them."""
+        return self.delta_table_resource("").options()
 
     def delta_rs_table(self, table: str, version: Optional[int] = None) -> deltalake.DeltaTable:
-        """The table (at ``version``, default the latest) opened with delta-rs: for readers
-        that should not start a JVM, or that only need the log's file statistics."""
-        return deltalake.DeltaTable(self.delta_rs_uri(table), version=version,
-                                    storage_options=self.storage_options or None)
+        """The table (at ``version``, default the latest) opened with delta-rs, through
+        ``DeltaTableResource.load()``: for readers that should not start a JVM, or that only need
+        the log's file statistics. Every delta-rs open in the platform goes through here."""
+        return self.delta_table_resource(table, version).load()
 
     @property
     def session(self) -> SparkSession:
@@ -164,7 +223,9 @@ class DeltaLakeResource(ConfigurableResource):
     def exists(self, table: str) -> bool:
         """Whether the table has a Delta log, asked of delta-rs: no Spark round trip (over Spark
         Connect a probe of a missing table is a failed RPC the client logs as an error)."""
-        return deltalake.DeltaTable.is_deltatable(self.delta_rs_uri(table), self.storage_options or None)
+        resource = self.delta_table_resource(table)
+        # dagster-deltalake has no existence probe: delta-rs's own, with the options load() would pass.
+        return deltalake.DeltaTable.is_deltatable(resource.url, resource.options())
 
     # -- reads -------------------------------------------------------------
     def read(self, table: str, where: Optional[str] = None) -> DataFrame:

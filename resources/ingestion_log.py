@@ -3,7 +3,7 @@
 A row says which version of a file (size and modification time) was ingested or
 quarantined, why, how many records it held, and which bronze table version holds
 them. Bronze writes it (through Spark, after its own commit); the sensor reads it
-with delta-rs, so a sensor tick never starts a JVM.
+with delta-rs (``DeltaLakeResource.delta_rs_table``), so a sensor tick never starts a JVM.
 
 Exactly-once does not rest on this table alone: bronze replaces a file's rows by
 ``_source_file``, so ingesting a file whose log row was lost (a crash between the
@@ -16,7 +16,6 @@ from datetime import date, datetime, timezone
 from typing import Iterable, Optional, Sequence
 
 from dagster import ConfigurableResource, ResourceDependency
-from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from resources.delta import DeltaCommit, DeltaLakeResource
@@ -62,7 +61,7 @@ class IngestionLogResource(ConfigurableResource):
     def entries(self, source: Optional[str] = None) -> dict[tuple[str, str], IngestionEntry]:
         """The current log row of every file, keyed by ``(source, path)``."""
         try:
-            table = DeltaTable(self.delta.delta_rs_uri(LOG_TABLE), storage_options=self.delta.storage_options or None)
+            table = self.delta.delta_rs_table(LOG_TABLE)
         except TableNotFoundError:
             return {}
         filters = [("source", "=", source)] if source else None
