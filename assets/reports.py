@@ -15,6 +15,7 @@ from assets.lineage import emits_lineage
 from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import single_run
 from resources.delta import DeltaLakeResource
+from resources.lineage import LineageResource
 from resources.reports import ReportFolderResource
 
 # The report's columns, described in its dagster/column_schema.
@@ -40,7 +41,7 @@ COLUMNS = {
 )
 @emits_lineage
 def category_sales_summary(
-    context: AssetExecutionContext, delta: DeltaLakeResource, reports: ReportFolderResource
+    context: AssetExecutionContext, delta: DeltaLakeResource, reports: ReportFolderResource, lineage: LineageResource
 ) -> MaterializeResult:
     """Revenue, orders and units per category over all days, read from gold with delta-rs
     (no JVM, one snapshot: the version reported is the one summed), written as CSV and Markdown
