@@ -15,13 +15,15 @@ from dagster import (
     DefaultScheduleStatus,
     JobDefinition,
     OpExecutionContext,
+    PartitionsDefinition,
     ScheduleDefinition,
     build_schedule_from_partitioned_job,
     job,
     op,
 )
 
-from assets.partitions import daily_partitions, partition_dates
+from assets.metadata import table_of
+from assets.partitions import partition_dates
 from assets.quality.checks import AUDIT, Tables, TableCheck, aimed_at_its_day, labelled, per_day
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
@@ -29,7 +31,7 @@ from resources.ingestion_log import IngestionLogResource
 JOB_NAME = "audit_tables"
 
 
-def build_audit_job(checks: Sequence[TableCheck]) -> JobDefinition:
+def build_audit_job(checks: Sequence[TableCheck], partitions: PartitionsDefinition) -> JobDefinition:
     """``audit_tables``: one op evaluating ``checks`` on the run's day (or range) from the stored tables."""
 
     @op(out={}, description="Recompute every table check from the committed tables; a failed blocking check fails the op.")
@@ -40,7 +42,7 @@ def build_audit_job(checks: Sequence[TableCheck]) -> JobDefinition:
         day = start.isoformat() if start == end else None
         targets: dict = {}
         for check in checks:
-            table = "/".join(check.asset.path)
+            table = table_of(check.asset)
             if not delta.exists(table):
                 context.log.info(f"{table}:{check.name} not audited: the table does not exist yet")
                 continue
@@ -55,7 +57,7 @@ def build_audit_job(checks: Sequence[TableCheck]) -> JobDefinition:
             for evaluation in per_day(check, result, tables, AUDIT):
                 yield aimed_at_its_day(context.instance, evaluation, targets)
 
-    @job(name=JOB_NAME, partitions_def=daily_partitions,
+    @job(name=JOB_NAME, partitions_def=partitions,
          description="Audit: every table check recomputed from the stored tables for a day or a range of days.")
     def audit_tables():
         audit_stored_tables()

@@ -25,10 +25,12 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     Config,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     multi_asset,
 )
 from pydantic import Field
@@ -37,11 +39,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from assets.lineage import emits_lineage
-from assets.metadata import per_day, write_metadata
+from assets.metadata import per_day, table_of, write_metadata
 from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
-from assets.partitions import daily_partitions, partition_dates, single_run
+from assets.partitions import partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, evaluate
 from assets.quality import schema_drift as sd
+from assets.quality.models import INGESTION_COLUMNS
 from assets.quality.results import reconcile_result
 from assets.transforms import bronze as t
 from assets.transforms import landed_files as lf
@@ -49,6 +52,7 @@ from resources.delta import DeltaLakeResource
 from resources.ingestion_log import INGESTED, QUARANTINED, IngestionEntry, IngestionLogResource
 from resources.landing import LandedFile, LandingZoneResource, spark_path
 from resources.landing_schemas import FileFields, LandingSchemaHistory
+from resources.lineage import LineageResource
 
 GROUP = "bronze"
 DRIFT_CHECK = "no_schema_drift"
@@ -69,15 +73,29 @@ class LandedSource:
     parse: Callable[[SparkSession, list[str], DataFrame, str], DataFrame]
     reject_reason: str
     description: str
+    columns: dict[str, str]  # what each landed column holds, for the UI
     header: Optional[list[str]] = None  # CSV sources: the header every file must start with
 
     @property
+    def key(self) -> AssetKey:
+        return AssetKey(["bronze", self.name])
+
+    @property
+    def rejects_key(self) -> AssetKey:
+        return AssetKey(["bronze", f"rejected_{self.name}"])
+
+    @property
+    def step(self) -> str:
+        """The step that ingests the source: what the landing sensor configures with its files."""
+        return f"bronze_{self.name}"
+
+    @property
     def table(self) -> str:
-        return f"bronze/{self.name}"
+        return table_of(self.key)
 
     @property
     def rejects_table(self) -> str:
-        return f"bronze/rejected_{self.name}"
+        return table_of(self.rejects_key)
 
     @property
     def expected_fields(self) -> dict[str, str]:
@@ -118,6 +136,14 @@ def _csv_parser(columns: list[str]) -> Callable[[SparkSession, list[str], DataFr
     return parse
 
 
+_AS_LANDED = "as landed (text)"
+REJECTED_COLUMNS = {
+    "source": "The feed: orders, customers or products.",
+    "raw_record": "The line as landed, unparsed.",
+    "reason": "Why it could not be parsed.",
+    **INGESTION_COLUMNS,
+}
+
 SOURCES = [
     LandedSource(
         name="orders",
@@ -127,6 +153,15 @@ SOURCES = [
         parse=_parse_json_lines,
         reject_reason="malformed JSON or not an order record",
         description="Orders as landed (JSON lines, line items nested), one row per parseable line.",
+        columns={
+            "order_id": "Order identifier as landed.",
+            "customer_id": "Customer identifier as landed.",
+            "order_ts": f"When the order was placed, {_AS_LANDED}.",
+            "channel": "Sales channel as landed.",
+            "currency": "Currency code as landed.",
+            "items": "Line items as landed: line_no, product_id, quantity, unit_price.",
+            **INGESTION_COLUMNS,
+        },
     ),
     LandedSource(
         name="customers",
@@ -137,6 +172,16 @@ SOURCES = [
         header=t.CUSTOMER_COLUMNS,
         reject_reason="malformed CSV row (wrong number of fields or broken quoting)",
         description="Customer records as landed (CSV, all text), including every change over time.",
+        columns={
+            "customer_id": f"Customer identifier, {_AS_LANDED}.",
+            "name": f"Name, {_AS_LANDED}.",
+            "email": f"E-mail address, {_AS_LANDED}.",
+            "address": f"Street address, {_AS_LANDED}.",
+            "city": f"City, {_AS_LANDED}.",
+            "signup_date": f"Signup day, {_AS_LANDED}.",
+            "updated_at": f"When the record changed, {_AS_LANDED}.",
+            **INGESTION_COLUMNS,
+        },
     ),
     LandedSource(
         name="products",
@@ -147,8 +192,17 @@ SOURCES = [
         header=t.PRODUCT_COLUMNS,
         reject_reason="malformed CSV row (wrong number of fields or broken quoting)",
         description="Product catalogue records as landed (CSV, all text).",
+        columns={
+            "product_id": f"Product identifier, {_AS_LANDED}.",
+            "name": f"Name, {_AS_LANDED}.",
+            "category": f"Category, {_AS_LANDED}.",
+            "unit_price": f"List price of one unit, {_AS_LANDED}.",
+            **INGESTION_COLUMNS,
+        },
     ),
 ]
+SOURCE_BY_NAME = {source.name: source for source in SOURCES}
+BRONZE_ORDERS, BRONZE_CUSTOMERS, BRONZE_PRODUCTS = (SOURCE_BY_NAME[n].key for n in ("orders", "customers", "products"))
 
 
 class BronzeIngestConfig(Config):
@@ -251,38 +305,78 @@ def _sql_strings(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def _bronze_asset(source: LandedSource):
-    table_key = AssetKey(["bronze", source.name])
-    rejects_key = AssetKey(["bronze", f"rejected_{source.name}"])
-    structured = source.header is None
-    checks = [TableCheck(
-        table_key, "landed_lines_accounted",
+def source_checks(source: LandedSource) -> list[TableCheck]:
+    """A source's checks: every landed line accounted for (blocking), and schema drift (WARN)."""
+
+    def landed_lines_accounted(tables: Tables) -> AssetCheckResult:
+        entries = {e.path: e for e in tables.ingestion_log.entries(source.name).values()
+                   if tables.start <= e.landed_date <= tables.end}
+        in_tables: dict[str, int] = {}
+        for table in (source.table, source.rejects_table):
+            for row in tables.read(table, "_landed_date").groupBy("_source_file").count().collect():
+                in_tables[row["_source_file"]] = in_tables.get(row["_source_file"], 0) + int(row["count"])
+        expected = {
+            path: (e.lines - source.header_lines if e.status == INGESTED and e.lines else 0)
+            for path, e in entries.items()
+        }
+        wrong = sorted(p for p in set(expected) | set(in_tables) if expected.get(p, 0) != in_tables.get(p, 0))
+        quarantined = {p: e.reason for p, e in entries.items() if e.status == QUARANTINED}
+        return reconcile_result(
+            sum(expected.values()), sum(in_tables.values()),
+            meaning=f"expected: lines of the ingested {source.name} files (ingestion log, headers excluded); "
+                    "actual: bronze rows + rejected lines from those files",
+            passed=not wrong,
+            failed_rule="per file: logged lines == bronze rows + rejected lines",
+            failure_count=len(wrong),
+            samples=[{"file": p, "logged_lines": expected.get(p), "rows_in_tables": in_tables.get(p, 0)}
+                     for p in wrong[:5]],
+            landed_lines=sum(expected.values()),
+            bronze_and_rejected_rows=sum(in_tables.values()),
+            files_ingested=len(entries) - len(quarantined),
+            files_quarantined=len(quarantined),
+            quarantined_lines=sum(entries[p].lines or 0 for p in quarantined),
+        )
+
+    def schema_drift(tables: Tables) -> AssetCheckResult:
+        history = LandingSchemaHistory(tables.delta).rows(source.name)
+        ingested = [e.path for e in tables.ingestion_log.entries(source.name).values() if e.status == INGESTED
+                    and (tables.start is None or tables.start <= e.landed_date <= tables.end)]
+        return sd.drift_in_days(history, source.expected_fields, tables.start, tables.end, ingested)
+
+    return [TableCheck(
+        source.key, "landed_lines_accounted",
         "Every line of every ingested file is in bronze or in the reject table, once: per file, lines in the "
         "ingestion log = bronze rows + rejected lines; quarantined files are listed with their reasons.",
-        lambda tables: landed_lines_accounted(tables), partitioned=True,
+        landed_lines_accounted, partitioned=True,
     ), TableCheck(
-        table_key, DRIFT_CHECK,
+        source.key, DRIFT_CHECK,
         "Schema drift (WARN): every ingested file sent the fields silver reads, with their JSON types, and no "
         "field new, gone or re-typed since the source's previous landing day (landing schema history). "
         "Metadata: the diff (field, change, expected type, observed type, files) and failure_count.",
-        lambda tables: schema_drift(tables), partitioned=True, blocking=False, severity=AssetCheckSeverity.WARN,
+        schema_drift, partitioned=True, blocking=False, severity=AssetCheckSeverity.WARN,
     )]
 
+
+def _bronze_asset(source: LandedSource, partitions: PartitionsDefinition) -> AssetsDefinition:
+    """The step that ingests one source's landed files into its table and reject table."""
+    checks = source_checks(source)
+    structured = source.header is None
+
     @multi_asset(
-        name=f"bronze_{source.name}",
+        name=source.step,
         specs=[
-            AssetSpec(table_key, group_name=GROUP, description=source.description, kinds={"spark", "delta"},
+            AssetSpec(source.key, group_name=GROUP, description=source.description, kinds={"spark", "delta"},
                       owners=OWNERS, tags=tags(GROUP, source.name), freshness_policy=DAILY_FRESHNESS),
             AssetSpec(
-                rejects_key,
+                source.rejects_key,
                 group_name=GROUP,
                 description=f"Landed {source.name} lines that could not be parsed: raw text and reason.",
                 kinds={"spark", "delta"},
                 owners=OWNERS, tags=tags(GROUP, source.name), freshness_policy=DAILY_FRESHNESS,
             ),
         ],
-        check_specs=check_specs(checks),
-        partitions_def=daily_partitions,
+        check_specs=check_specs(checks, partitions),
+        partitions_def=partitions,
         backfill_policy=single_run,
     )
     @emits_lineage(landing_source=source.name)
@@ -292,6 +386,7 @@ def _bronze_asset(source: LandedSource):
         delta: DeltaLakeResource,
         landing: LandingZoneResource,
         ingestion_log: IngestionLogResource,
+        lineage: LineageResource,
     ):
         start, end = partition_dates(context)
         logged = {path: e for (_, path), e in ingestion_log.entries(source.name).items()}
@@ -370,18 +465,18 @@ def _bronze_asset(source: LandedSource):
         if rejected_rows:
             context.log.warning(f"{source.name}: {rejected_rows} line(s) rejected into {source.rejects_table}")
         yield MaterializeResult(
-            asset_key=table_key,
-            metadata=per_day(context, table_key, delta, commit, write_metadata(
-                commit, t.accepted(records).schema, accepted_rows,
+            asset_key=source.key,
+            metadata=per_day(context, source.key, delta, commit, write_metadata(
+                commit, t.accepted(records).schema, accepted_rows, source.columns,
                 files_ingested=len(chosen) - len(quarantined), files_quarantined=len(quarantined),
                 quarantined_files=MetadataValue.json(quarantined) if quarantined else None,
                 bytes_landed=sum(f.size for f in chosen), rows_rejected=rejected_rows,
             ), "_landed_date", start, end),
         )
         yield MaterializeResult(
-            asset_key=rejects_key,
-            metadata=per_day(context, rejects_key, delta, reject_commit, write_metadata(
-                reject_commit, t.rejected(records, "", "").schema, rejected_rows), "_landed_date", start, end),
+            asset_key=source.rejects_key,
+            metadata=per_day(context, source.rejects_key, delta, reject_commit, write_metadata(
+                reject_commit, t.rejected(records, "", "").schema, rejected_rows, REJECTED_COLUMNS), "_landed_date", start, end),
         )
         for result in evaluate(checks, Tables(delta, ingestion_log, start, end)):
             if isinstance(result, AssetCheckResult) and result.check_name == DRIFT_CHECK and not result.passed:
@@ -389,42 +484,7 @@ def _bronze_asset(source: LandedSource):
                                     f"{sd.summary(result.metadata['drifted_fields'].value)}")
             yield result
 
-    def landed_lines_accounted(tables: Tables) -> AssetCheckResult:
-        entries = {e.path: e for e in tables.ingestion_log.entries(source.name).values()
-                   if tables.start <= e.landed_date <= tables.end}
-        in_tables: dict[str, int] = {}
-        for table in (source.table, source.rejects_table):
-            for row in tables.read(table, "_landed_date").groupBy("_source_file").count().collect():
-                in_tables[row["_source_file"]] = in_tables.get(row["_source_file"], 0) + int(row["count"])
-        expected = {
-            path: (e.lines - source.header_lines if e.status == INGESTED and e.lines else 0)
-            for path, e in entries.items()
-        }
-        wrong = sorted(p for p in set(expected) | set(in_tables) if expected.get(p, 0) != in_tables.get(p, 0))
-        quarantined = {p: e.reason for p, e in entries.items() if e.status == QUARANTINED}
-        return reconcile_result(
-            sum(expected.values()), sum(in_tables.values()),
-            meaning=f"expected: lines of the ingested {source.name} files (ingestion log, headers excluded); "
-                    "actual: bronze rows + rejected lines from those files",
-            passed=not wrong,
-            failed_rule="per file: logged lines == bronze rows + rejected lines",
-            failure_count=len(wrong),
-            samples=[{"file": p, "logged_lines": expected.get(p), "rows_in_tables": in_tables.get(p, 0)}
-                     for p in wrong[:5]],
-            landed_lines=sum(expected.values()),
-            bronze_and_rejected_rows=sum(in_tables.values()),
-            files_ingested=len(entries) - len(quarantined),
-            files_quarantined=len(quarantined),
-            quarantined_lines=sum(entries[p].lines or 0 for p in quarantined),
-        )
-
-    def schema_drift(tables: Tables) -> AssetCheckResult:
-        history = LandingSchemaHistory(tables.delta).rows(source.name)
-        ingested = [e.path for e in tables.ingestion_log.entries(source.name).values() if e.status == INGESTED
-                    and (tables.start is None or tables.start <= e.landed_date <= tables.end)]
-        return sd.drift_in_days(history, source.expected_fields, tables.start, tables.end, ingested)
-
-    return ingest, checks
+    return ingest
 
 
 def _observed_fields(source: LandedSource, path: str, observed: dict[str, FileFields],
@@ -442,8 +502,8 @@ def _observed_fields(source: LandedSource, path: str, observed: dict[str, FileFi
     return {(column.strip(), sd.STRING): records for column in columns or []}
 
 
-_built = [_bronze_asset(source) for source in SOURCES]
-bronze_orders, bronze_customers, bronze_products = (asset for asset, _ in _built)
+def bronze_assets(partitions: PartitionsDefinition) -> list[AssetsDefinition]:
+    return [_bronze_asset(source, partitions) for source in SOURCES]
 
-bronze_assets = [asset for asset, _ in _built]
-bronze_checks = [check for _, checks in _built for check in checks]
+
+BRONZE_CHECKS = [check for source in SOURCES for check in source_checks(source)]

@@ -1,29 +1,93 @@
-"""Features: point-in-time customer features for training and serving."""
+"""features/customer_features: point-in-time customer features for training and serving, one
+as-of day per partition.
+
+Per customer and as-of day, using only data known by the end of that day (orders placed and
+landed by then, the customer version valid then). Carried forward from the previous day's rows
+when they are still valid, else recomputed. Transforms: ``assets/transforms/features.py``.
+"""
 
 
 from typing import Iterator, Union
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetDep, AssetExecutionContext, AssetKey, MaterializeResult, asset
+import pyspark.sql.types as T
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    PartitionsDefinition,
+    asset,
+)
+from pandera.pyspark import DataFrameModel, Field
 from pyspark.sql import functions as F
 
 from assets import carry_forward as cf
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
-from assets.metadata import replace_days
+from assets.metadata import replace_days, table_of
 from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
-from assets.partitions import daily_partitions, history_up_to_day, partition_dates, single_run
-from assets.quality import models
+from assets.partitions import history_up_to_day, partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
+from assets.quality.models import TOTAL, described
 from assets.quality.results import check_result, sample_keys
+from assets.silver.customers import SILVER_CUSTOMERS
+from assets.silver.orders import SILVER_ORDERS
 from assets.transforms import features as t
+from assets.transforms.column_lineage import ColumnLineage, aggregated, identity, transformed
 from assets.transforms.gold import LINE_COLUMNS
 from resources.delta import DeltaLakeResource
+from resources.lineage import LineageResource
 
-SILVER_CUSTOMERS = AssetKey(["silver", "customers"])
-TABLE = "features/customer_features"
 CUSTOMER_FEATURES = AssetKey(["features", "customer_features"])
+TABLE = table_of(CUSTOMER_FEATURES)
+ORDERS, CUSTOMERS = table_of(SILVER_ORDERS), table_of(SILVER_CUSTOMERS)
 
 
+# -- the contract and where each column comes from ----------------------------------
+class CustomerFeatures(DataFrameModel):
+    customer_id: T.StringType() = Field(nullable=False, description="The customer.")
+    as_of_date: T.DateType() = Field(nullable=False,
+        description="The day the features hold for, using only data known by its end (the partition).")
+    city: T.StringType() = Field(nullable=True,
+        description="The customer's city in the version valid at the end of the as-of day.")
+    tenure_days: T.IntegerType() = Field(nullable=False, ge=0, description="Days since signup.")
+    recency_days: T.IntegerType() = Field(nullable=True, ge=0,
+        description="Days since the latest order; empty before the first order.")
+    frequency: T.LongType() = Field(nullable=False, ge=0,
+        description="Orders placed and landed by the end of the as-of day.")
+    monetary: TOTAL = Field(nullable=False, ge=0, description="Revenue of those orders.")
+    spend_30d: TOTAL = Field(nullable=False, ge=0, description="Revenue of the orders of the last 30 days.")
+    spend_90d: TOTAL = Field(nullable=False, ge=0, description="Revenue of the orders of the last 90 days.")
+    average_basket: TOTAL = Field(nullable=True, ge=0,
+        description="monetary / frequency; empty before the first order.")
+    orders_version: T.LongType() = Field(alias="_orders_version", nullable=False, ge=0,
+        description="The silver/orders Delta version the values were computed from (carrying the day forward).")
+
+    class Config:
+        strict = True
+
+
+COLUMNS = described(CustomerFeatures)
+_KNOWN = "orders placed and landed by the end of the as-of day"
+LINEAGE: ColumnLineage = {
+    "customer_id": identity(CUSTOMERS, "customer_id"),
+    "as_of_date": [],  # the partition's day, not an input column
+    "city": transformed(CUSTOMERS, "city", "valid_from", "valid_to", how="city of the version valid at the end of the day"),
+    "tenure_days": transformed(CUSTOMERS, "signup_date", how="datediff(as_of_date, signup_date)"),
+    "recency_days": aggregated(ORDERS, "order_date", how=f"datediff(as_of_date, max(order_date)) over {_KNOWN}"),
+    "frequency": aggregated(ORDERS, "order_id", how=f"count of {_KNOWN}"),
+    "monetary": aggregated(ORDERS, "line_amount", how=f"sum(line_amount) over {_KNOWN}"),
+    "spend_30d": aggregated(ORDERS, "line_amount", "order_date", how="sum(line_amount) of orders in the last 30 days"),
+    "spend_90d": aggregated(ORDERS, "line_amount", "order_date", how="sum(line_amount) of orders in the last 90 days"),
+    "average_basket": aggregated(ORDERS, "line_amount", "order_id", how="monetary / frequency"),
+    "_orders_version": [],  # the silver/orders Delta version the values are computed from, not an input column
+}
+
+
+# -- checks -------------------------------------------------------------------
 def _cover_known_customers(tables: Tables) -> AssetCheckResult:
     features = tables.read(TABLE, "as_of_date")
     first_seen = tables.read("silver/customers").groupBy("customer_id").agg(F.min("valid_from").alias("first_seen"))
@@ -36,30 +100,17 @@ def _cover_known_customers(tables: Tables) -> AssetCheckResult:
                         samples=sample_keys(missing, ["customer_id", "as_of_date"]) if count else None)
 
 
-FEATURES_CHECKS = [
-    *contract_checks(CUSTOMER_FEATURES, models.CustomerFeatures, ["customer_id", "as_of_date"], "as_of_date"),
+CHECKS = [
+    *contract_checks(CUSTOMER_FEATURES, CustomerFeatures, ["customer_id", "as_of_date"], "as_of_date"),
     TableCheck(CUSTOMER_FEATURES, "features_cover_known_customers",
                "Warns when a customer known by the as-of day has no feature row.", _cover_known_customers,
                blocking=False, partitioned=True, severity=AssetCheckSeverity.WARN),
 ]
 
 
-@asset(
-    key=CUSTOMER_FEATURES,
-    check_specs=check_specs(FEATURES_CHECKS),
-    deps=[AssetDep(AssetKey(["silver", "orders"]), partition_mapping=history_up_to_day), SILVER_CUSTOMERS],
-    group_name="features",
-    kinds={"spark", "delta"},
-    owners=OWNERS,
-    tags=tags("features", "customers"),
-    freshness_policy=DAILY_FRESHNESS,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    automation_condition=on_upstream_change(SILVER_CUSTOMERS),
-)
-@emits_lineage(column_lineage={"features/customer_features": t.CUSTOMER_FEATURES_LINEAGE})
+# -- the step -------------------------------------------------------------------
 def customer_features(
-    context: AssetExecutionContext, delta: DeltaLakeResource
+    context: AssetExecutionContext, delta: DeltaLakeResource, lineage: LineageResource
 ) -> Iterator[Union[MaterializeResult, AssetCheckResult]]:
     """Per customer and as-of day: recency, frequency, monetary value, tenure, 30/90-day spend,
     average basket and city, using only data known by the end of the as-of day.
@@ -83,9 +134,9 @@ def customer_features(
     context.log.info(f"{TABLE} {start}..{end}: {computation.description} "
                      f"(silver/orders version {computation.orders_version}; read {computation.slices})")
     cf.ensure_version_column(delta, TABLE)
-    yield replace_days(context, delta, cf.with_version(features, computation.orders_version), TABLE, "as_of_date",
-                       start, end, **computation.metadata())
-    yield from evaluate(FEATURES_CHECKS, Tables(delta, start=start, end=end))
+    yield replace_days(context, delta, cf.with_version(features, computation.orders_version), CUSTOMER_FEATURES,
+                       "as_of_date", start, end, COLUMNS, LINEAGE, **computation.metadata())
+    yield from evaluate(CHECKS, Tables(delta, start=start, end=end))
 
 
 def _carry_forward_features(delta: DeltaLakeResource, previous: cf.Previous, history, start, end):
@@ -137,5 +188,17 @@ def _carry_forward_features(delta: DeltaLakeResource, previous: cf.Previous, his
     return features, cf.Computation(f"carried forward from {p.isoformat()}", version, slices)
 
 
-feature_assets = [customer_features]
-feature_checks = FEATURES_CHECKS
+def customer_features_asset(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return asset(
+        key=CUSTOMER_FEATURES,
+        check_specs=check_specs(CHECKS, partitions),
+        deps=[AssetDep(SILVER_ORDERS, partition_mapping=history_up_to_day), SILVER_CUSTOMERS],
+        group_name="features",
+        kinds={"spark", "delta"},
+        owners=OWNERS,
+        tags=tags("features", "customers"),
+        freshness_policy=DAILY_FRESHNESS,
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        automation_condition=on_upstream_change(SILVER_CUSTOMERS),
+    )(emits_lineage(column_lineage={TABLE: LINEAGE})(customer_features))

@@ -38,6 +38,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.metadata import table_of
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import LOG_TABLE
 from resources.landing_schemas import SCHEMA_TABLE
@@ -56,11 +57,6 @@ class TableMaintenanceConfig(Config):
         description="VACUUM keeps files that versions of the last this many hours need (time travel, readers "
         f"in flight); at least {MIN_VACUUM_RETENTION_HOURS}. Defaults to LAKEHOUSE_VACUUM_RETENTION_HOURS.",
     )
-
-
-def table_of(key: AssetKey) -> str:
-    """The Delta table behind an asset: its key's path under the table root (``silver/orders``)."""
-    return "/".join(key.path)
 
 
 def _mapping_key(table: str) -> str:

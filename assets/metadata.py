@@ -1,10 +1,10 @@
 """Materialization metadata the UI shows for every table write.
 
-``dagster/column_schema`` describes every column: what it holds (the table's pandera model field
-descriptions, ``assets/quality/models.py``) and, for tables with declared column lineage
-(``*_LINEAGE`` in ``assets/transforms/``), where it comes from. Dagster's open-source UI shows a
-column's description in the asset's *Columns* table, but not ``dagster/column_lineage`` (which the
-lineage wrapper, ``assets/lineage.py``, adds), so each such write also carries
+``dagster/column_schema`` describes every column: what it holds (the descriptions its table module
+declares, for a table with a contract its pandera model's field descriptions) and, for a table with
+declared column lineage (its module's ``LINEAGE``), where it comes from. Dagster's open-source UI
+shows a column's description in the asset's *Columns* table, but not ``dagster/column_lineage``
+(which the lineage wrapper, ``assets/lineage.py``, adds), so each such write also carries
 ``column_lineage_table``: the lineage as a Markdown table.
 
 Day-partitioned tables get their counts per day. A run over a range of days is one step, and
@@ -28,19 +28,15 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
 from assets.partitions import between
-from assets.quality.models import column_descriptions
-from assets.transforms import features as feature_transforms
-from assets.transforms import gold as gold_transforms
 from assets.transforms.column_lineage import ColumnLineage, InputColumn
 from resources.delta import DeltaCommit, DeltaLakeResource
 
-# Every table with declared column lineage, by table (its asset key's path).
-DECLARED_LINEAGE: Mapping[str, ColumnLineage] = {
-    "gold/daily_sales": gold_transforms.DAILY_SALES_LINEAGE,
-    "gold/customer_lifetime_value": gold_transforms.CUSTOMER_LIFETIME_VALUE_LINEAGE,
-    "features/customer_features": feature_transforms.CUSTOMER_FEATURES_LINEAGE,
-}
 NOT_FROM_AN_INPUT = "computed by the step, not from an input column"
+
+
+def table_of(key: AssetKey) -> str:
+    """A table's path under the table root: its asset key's path (``silver/orders``)."""
+    return "/".join(key.path)
 
 
 def _source(source: InputColumn) -> str:
@@ -63,11 +59,10 @@ def lineage_description(sources: list[InputColumn]) -> str:
     return f"Lineage: from {', '.join(_source(s) for s in sources)} ({_transformation(sources)})."
 
 
-def column_schema(schema: StructType, table: Optional[str] = None) -> TableSchema:
-    """The columns of ``schema`` with their types and, when ``table`` is given, their descriptions
-    and declared lineage."""
-    descriptions = column_descriptions(table) if table else {}
-    lineage = DECLARED_LINEAGE.get(table) if table else None
+def column_schema(
+    schema: StructType, descriptions: Mapping[str, str] = {}, lineage: Optional[ColumnLineage] = None,
+) -> TableSchema:
+    """The columns of ``schema`` with their types, their ``descriptions`` and declared ``lineage``."""
 
     def description(name: str) -> Optional[str]:
         parts = [descriptions.get(name)]
@@ -91,19 +86,21 @@ def column_lineage_table(schema: StructType, lineage: ColumnLineage) -> str:
     return "\n".join(rows)
 
 
-def write_metadata(commit: DeltaCommit, schema: StructType, rows: int, **extra: Any) -> dict[str, Any]:
-    """Row count, described schema, Delta version and the commit's operation metrics, and the
-    column lineage table of a table that declares its lineage."""
+def write_metadata(
+    commit: DeltaCommit, schema: StructType, rows: int, columns: Mapping[str, str] = {},
+    lineage: Optional[ColumnLineage] = None, **extra: Any,
+) -> dict[str, Any]:
+    """Row count, the schema described by ``columns`` (and ``lineage``), Delta version and the
+    commit's operation metrics, and the column lineage table of a table that declares its lineage."""
     metadata: dict[str, Any] = {
         "dagster/row_count": int(rows),
         "dagster/uri": MetadataValue.path(commit.uri),
-        "dagster/column_schema": column_schema(schema, commit.table),
+        "dagster/column_schema": column_schema(schema, columns, lineage),
         "delta_version": commit.version,
         "delta_operation": commit.operation,
     }
-    if commit.table in DECLARED_LINEAGE:
-        lineage_table = column_lineage_table(schema, DECLARED_LINEAGE[commit.table])
-        metadata["column_lineage_table"] = MetadataValue.md(lineage_table)
+    if lineage is not None:
+        metadata["column_lineage_table"] = MetadataValue.md(column_lineage_table(schema, lineage))
     metadata.update({f"delta_{name}": value for name, value in sorted(commit.metrics.items())})
     metadata.update({k: v for k, v in extra.items() if v is not None})
     return metadata
@@ -157,8 +154,8 @@ def per_day(
 
 
 def replace_days(
-    context: AssetExecutionContext, delta: DeltaLakeResource, df: DataFrame, table: str, date_column: str,
-    start: date, end: date, **extra: Any,
+    context: AssetExecutionContext, delta: DeltaLakeResource, df: DataFrame, key: AssetKey, date_column: str,
+    start: date, end: date, columns: Mapping[str, str] = {}, lineage: Optional[ColumnLineage] = None, **extra: Any,
 ) -> MaterializeResult:
     """Replace the ``start..end`` slice of a day-partitioned table with ``df`` and describe the write,
     with each day's own row count (``per_day``).
@@ -166,9 +163,9 @@ def replace_days(
     The run's row count is the commit's own (``numOutputRows``): counting ``df`` would compute it
     twice. ``extra`` metadata (e.g. how the rows were computed) is added to the write's.
     """
+    table = table_of(key)
     commit = delta.replace_where(df, table, between(date_column, start, end), [date_column])
     rows = commit.metrics["rows_written"] if "rows_written" in commit.metrics else delta.read(
         table, between(date_column, start, end)).count()
-    metadata = write_metadata(commit, df.schema, rows, **extra)
-    key = AssetKey(table.split("/"))
+    metadata = write_metadata(commit, df.schema, rows, columns, lineage, **extra)
     return MaterializeResult(metadata=per_day(context, key, delta, commit, metadata, date_column, start, end))

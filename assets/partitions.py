@@ -1,4 +1,4 @@
-"""Daily partitions and the date slice a run covers.
+"""Daily partitions, how tables' days depend on each other, and the date slice a run covers.
 
 A run materializes one day or, as a single-run backfill, a range of days; every
 asset turns its partition (range) into an inclusive ``[start, end]`` date slice.
@@ -7,7 +7,7 @@ asset turns its partition (range) into an inclusive ``[start, end]`` date slice.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Union
+from typing import Optional, Union
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -17,14 +17,14 @@ from dagster import (
     TimeWindowPartitionMapping,
 )
 
-from resources.settings import LakehouseSettings
 
-_settings = LakehouseSettings.from_env()
-daily_partitions = DailyPartitionsDefinition(
-    start_date=_settings.start_date,
-    # The end is exclusive in Dagster; LAKEHOUSE_END_DATE names the last day.
-    end_date=(date.fromisoformat(_settings.end_date) + timedelta(days=1)).isoformat() if _settings.end_date else None,
-)
+def daily_partitions(first_day: str, last_day: Optional[str] = None) -> DailyPartitionsDefinition:
+    """One partition per day from ``first_day`` to ``last_day`` (ISO dates, both included; no
+    ``last_day``: up to today). Built from the settings by ``build_definitions``."""
+    # The end is exclusive in Dagster; the settings name the last day.
+    end = (date.fromisoformat(last_day) + timedelta(days=1)).isoformat() if last_day else None
+    return DailyPartitionsDefinition(start_date=first_day, end_date=end)
+
 
 # Orders land up to this many days after their order day (the generator's and the
 # feeds' contract); an order day's gold partition depends on that many later landings.

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    PartitionsDefinition,
     ScheduleDefinition,
     build_schedule_from_partitioned_job,
     define_asset_job,
 )
-
-from assets.partitions import daily_partitions
 
 if TYPE_CHECKING:  # what define_asset_job returns; dagster exports no public name for it
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -27,11 +26,11 @@ JOB_NAME = "daily_refresh"
 SCHEDULE_NAME = "daily_refresh_schedule"
 
 
-def build_daily_refresh_job() -> UnresolvedAssetJobDefinition:
+def build_daily_refresh_job(partitions: PartitionsDefinition) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         JOB_NAME,
         selection=AssetSelection.all(),
-        partitions_def=daily_partitions,
+        partitions_def=partitions,
         description="Every table for a landing day (or, as one run, a range of days): bronze ingests the day's "
         "new files, silver, gold, features and the report follow; each table's checks run in its step.",
     )

@@ -19,17 +19,8 @@ STARTED = time.time()  # before the imports: pyspark's is part of what the floor
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import types  # noqa: E402
 from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-# bronze's schema, without running assets/__init__.py (it imports Dagster); see plain_spark.py.
-if "assets" not in sys.modules:
-    _assets = types.ModuleType("assets")
-    _assets.__path__ = [str(REPO_ROOT / "assets")]
-    sys.modules["assets"] = _assets
 
 from pyspark.sql import functions as F  # noqa: E402
 

@@ -13,7 +13,7 @@ import warnings
 from datetime import date
 from typing import Any, Callable
 
-from dagster import BetaWarning, Definitions, EnvVar, PreviewWarning, in_process_executor
+from dagster import BetaWarning, Definitions, EnvVar, PreviewWarning, definitions, in_process_executor
 
 # Single-run backfill policies and partitioned asset checks are what make a range backfill one
 # Spark job with per-day check results; the platform opts in deliberately, so the process that
@@ -21,14 +21,16 @@ from dagster import BetaWarning, Definitions, EnvVar, PreviewWarning, in_process
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
+from assets import features
 from assets.audit import build_audit_job, build_audit_schedule
-from assets.bronze import bronze_assets, bronze_checks
-from assets.features import feature_assets, feature_checks
-from assets.gold import gold_assets, gold_checks
-from assets.maintenance import SYSTEM_TABLES, build_table_maintenance_job, build_table_maintenance_schedule, table_of
+from assets.bronze import BRONZE_CHECKS, bronze_assets
+from assets.gold import GOLD_CHECKS, gold_assets
+from assets.maintenance import SYSTEM_TABLES, build_table_maintenance_job, build_table_maintenance_schedule
+from assets.metadata import table_of
+from assets.partitions import daily_partitions
 from assets.refresh import build_daily_refresh_job, build_daily_refresh_schedule
 from assets.reports import report_assets
-from assets.silver import silver_assets, silver_checks
+from assets.silver import SILVER_CHECKS, silver_assets
 from resources.alerts import AlertWebhookResource
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource
@@ -159,11 +161,13 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
         )
     first_day = date.fromisoformat(settings.start_date)
     last_day = date.fromisoformat(settings.end_date) if settings.end_date else None
-    assets = [*bronze_assets, *silver_assets, *gold_assets, *feature_assets, *report_assets]
+    days = daily_partitions(settings.start_date, settings.end_date)
+    assets = [*bronze_assets(days), *silver_assets(days), *gold_assets(days),
+              features.customer_features_asset(days), *report_assets]
     maintenance = build_table_maintenance_job([key for asset in assets for key in asset.keys],
                                               vacuum_retention_hours=settings.vacuum_retention_hours)
-    audit = build_audit_job([*bronze_checks, *silver_checks, *gold_checks, *feature_checks])
-    refresh = build_daily_refresh_job()
+    audit = build_audit_job([*BRONZE_CHECKS, *SILVER_CHECKS, *GOLD_CHECKS, *features.CHECKS], days)
+    refresh = build_daily_refresh_job(days)
     return Definitions(
         assets=assets,
         sensors=[
@@ -186,4 +190,8 @@ def build_definitions(settings: LakehouseSettings) -> Definitions:
     )
 
 
-defs = build_definitions(LakehouseSettings.from_env())
+@definitions
+def defs() -> Definitions:
+    """What Dagster loads (``dagster dev -f``, ``dagster asset materialize -f``, workspace.yaml): the
+    Definitions for the settings in this process's environment, read when Dagster loads them."""
+    return build_definitions(LakehouseSettings.from_env())

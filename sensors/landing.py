@@ -44,10 +44,11 @@ from dagster import (
 # Private but unavoidable: dagster 1.13 has no public RunRequest argument or name for a partition-range run's tags.
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from assets.bronze import SOURCE_BY_NAME
 from resources.ingestion_log import IngestionEntry, IngestionLogResource
 from resources.landing import LandedFile, LandingZoneResource
 
-SOURCES = ("orders", "customers", "products")
+SOURCES = tuple(SOURCE_BY_NAME)
 # Object stores date an object by the start of its upload, and clocks drift: look
 # back this far behind the watermark so a slow upload is not skipped.
 OVERLAP_NS = 15 * 60 * 10**9
@@ -166,14 +167,19 @@ def run_requests(ready: Sequence[LandedFile]) -> list[RunRequest]:
         requests.append(
             RunRequest(
                 run_key=f"landing:{first}..{last}:{digest}",
-                asset_selection=[AssetKey(["bronze", s]) for s in sorted(by_source)]
-                + [AssetKey(["bronze", f"rejected_{s}"]) for s in sorted(by_source)],
+                asset_selection=_bronze_keys(sorted(by_source)),
                 partition_key=first if first == last else None,
-                run_config={"ops": {f"bronze_{s}": {"config": {"files": paths}} for s, paths in by_source.items()}},
+                run_config={"ops": {SOURCE_BY_NAME[s].step: {"config": {"files": paths}} for s, paths in by_source.items()}},
                 tags=tags,
             )
         )
     return requests
+
+
+def _bronze_keys(sources: Iterable[str]) -> list[AssetKey]:
+    """The tables and reject tables of ``sources``: what a bronze run of them writes."""
+    sources = list(sources)
+    return [SOURCE_BY_NAME[s].key for s in sources] + [SOURCE_BY_NAME[s].rejects_key for s in sources]
 
 
 def backlog_observations(plan: TickPlan, now_ns: int) -> list[AssetObservation]:
@@ -188,7 +194,7 @@ def backlog_observations(plan: TickPlan, now_ns: int) -> list[AssetObservation]:
         plan.cursor.backlog[source] = state
         observations.append(
             AssetObservation(
-                asset_key=AssetKey(["bronze", source]),
+                asset_key=SOURCE_BY_NAME[source].key,
                 metadata={
                     "landing_files_waiting": len(waiting),
                     "landing_bytes_waiting": sum(f.size for f in waiting),
@@ -207,8 +213,7 @@ def build_landing_sensor(
         description="Requests bronze runs for landed files not yet ingested in their current version.",
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
-        asset_selection=[AssetKey(["bronze", s]) for s in SOURCES]
-        + [AssetKey(["bronze", f"rejected_{s}"]) for s in SOURCES],
+        asset_selection=_bronze_keys(SOURCES),
     )
     def landing_files(
         context: SensorEvaluationContext, landing: LandingZoneResource, ingestion_log: IngestionLogResource

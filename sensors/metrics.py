@@ -68,6 +68,7 @@ from resources.metrics import (
     Push,
     PushgatewayResource,
 )
+from assets.metadata import table_of
 from sensors.landing import SOURCES, LandingCursor, backlog_observations, plan_tick
 
 OUTCOMES = {"success": DagsterRunStatus.SUCCESS, "failure": DagsterRunStatus.FAILURE,
@@ -75,10 +76,6 @@ OUTCOMES = {"success": DagsterRunStatus.SUCCESS, "failure": DagsterRunStatus.FAI
 # Where a write's row counts are, most specific first: silver's accounting, a day-partitioned
 # write's whole-run count, the materialization's own count.
 ROWS_OUT_KEYS = ("rows_out", "run_row_count", "dagster/row_count")
-
-
-def table_of(key: AssetKey) -> str:
-    return "/".join(key.path)
 
 
 def partition_label(partitions: Sequence[Optional[str]]) -> str:

@@ -11,9 +11,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Tests run in the `ci` environment; set before any project module reads it.
+# Subprocesses the tests start (dagster CLI, the daemon) run in the `ci` environment.
 os.environ.setdefault("LAKEHOUSE_ENV", "ci")
-os.environ.setdefault("LAKEHOUSE_START_DATE", "2026-01-01")
 
 
 def load_platform_definitions():

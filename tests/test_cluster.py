@@ -190,7 +190,7 @@ def test_daemon_on_postgres_ingests_files_landing_in_the_bucket(
     from deltalake import DeltaTable
     from pyarrow import fs
 
-    from assets.silver import SILVER_ORDERS_POOL
+    from assets.silver.orders import SILVER_ORDERS_POOL
     from servers.postgres import postgres_server
 
     bin_dir = Path(sys.executable).parent

@@ -7,7 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from assets.quality import models
+import pyspark.sql.types as T
+from pandera.pyspark import DataFrameModel, Field
+
+from assets.silver.orders import SilverOrderLine
+from assets.silver.quarantine import QuarantineRecord
 from assets.quality.results import pandera_check
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -46,10 +50,10 @@ def test_one_pass_counts_every_rule_pandera_finds(spark):
         line(order_id="O8", customer_id=None, source=None),
         line(order_id="O9", channel=None),         # nullable: passes
     ], ORDER_LINE)
-    result = pandera_check(models.SilverOrderLine, df, ["order_id", "line_no"])
+    result = pandera_check(SilverOrderLine, df, ["order_id", "line_no"])
     failures = result.metadata["failures"].value
     ours = {(f["column"], f["check"].split("(")[0]) for f in failures}
-    assert ours == failed_by_pandera(models.SilverOrderLine, df) == {
+    assert ours == failed_by_pandera(SilverOrderLine, df) == {
         ("order_id", "str_matches"), ("line_no", "greater_than_or_equal_to"), ("channel", "isin"),
         ("quantity", "greater_than"), ("unit_price", "not_nullable"), ("line_amount", "greater_than_or_equal_to"),
         ("customer_id", "not_nullable"), ("_source_file", "not_nullable"),
@@ -67,10 +71,10 @@ def test_structure_is_pandera_s_own_verdict(spark):
     """Missing and unexpected columns and wrong types come from pandera on a zero-row view."""
     df = spark.createDataFrame([line()], ORDER_LINE).drop("currency").withColumn("quantity", line_quantity_as_text())
     df = df.withColumn("surprise", df.order_id)
-    result = pandera_check(models.SilverOrderLine, df, ["order_id", "line_no"])
+    result = pandera_check(SilverOrderLine, df, ["order_id", "line_no"])
     assert not result.passed
     failed = {(f["column"], f["check"].split("(")[0]) for f in result.metadata["failures"].value}
-    assert failed == failed_by_pandera(models.SilverOrderLine, df)
+    assert failed == failed_by_pandera(SilverOrderLine, df)
     assert {c for c, _ in failed} >= {"currency", "quantity"}
 
 
@@ -85,22 +89,22 @@ def test_quarantine_contract_rules(spark):
         [("bad rule", "{}", DAY, "f"), ("ok_rule", "not json", DAY, "f"), ("ok_rule", "{}", DAY, "f")],
         "_rule string, record string, _landed_date date, _source_file string",
     ).withColumnRenamed("_rule", "rule")
-    result = pandera_check(models.QuarantineRecord, df, [])
+    result = pandera_check(QuarantineRecord, df, [])
     ours = {(f["column"], f["check"].split("(")[0]) for f in result.metadata["failures"].value}
-    assert ours == failed_by_pandera(models.QuarantineRecord, df) == {("rule", "str_matches"),
+    assert ours == failed_by_pandera(QuarantineRecord, df) == {("rule", "str_matches"),
                                                                       ("record", "str_startswith")}
 
 
 def test_a_clean_table_passes_with_every_rule_counted(spark):
-    result = pandera_check(models.SilverOrderLine, spark.createDataFrame([line(), line("O2")], ORDER_LINE), [])
+    result = pandera_check(SilverOrderLine, spark.createDataFrame([line(), line("O2")], ORDER_LINE), [])
     assert result.passed and result.metadata["rules_checked"].value > 15
     assert all(a["success"] for a in result.metadata["assertions"].value)
 
 
-class _Named(models.pa.DataFrameModel):
+class _Named(DataFrameModel):
     """A rule the one-pass evaluation cannot express (string length): pandera validates the data."""
 
-    name: models.T.StringType() = models.Field(nullable=False, str_length={"min_value": 2})
+    name: T.StringType() = Field(nullable=False, str_length={"min_value": 2})
 
 
 def test_a_rule_without_a_predicate_falls_back_to_pandera(spark):

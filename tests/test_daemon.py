@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from assets.silver import SILVER_ORDERS_POOL
+from assets.silver.orders import SILVER_ORDERS_POOL
 from conftest import RUN_COLUMNS, load_platform_definitions, run_graph
 from servers import stop_process_group
 from servers.spark import connect_server

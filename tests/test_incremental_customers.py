@@ -17,6 +17,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from pyspark.sql import functions as F
 
+from assets.silver.customers import SilverCustomer
 from assets.transforms import silver as t
 from assets.transforms.rules import passed, quarantine_rows
 from conftest import check_evaluations, load_platform_definitions, materializations
@@ -75,7 +76,7 @@ def rows(df):
 
 def assert_equals_full_rebuild(delta):
     """Both tables hold, row for row, what the pure full rebuild makes of every bronze record."""
-    checked = t.validate_customer_records(delta.read("bronze/customers"))
+    checked = t.validate_customer_records(delta.read("bronze/customers"), SilverCustomer)
     history = t.customer_history(t.mark_unchanged(passed(checked)))
     quarantine = quarantine_rows(checked, ["customer_id"], ["_landed_date", "_source_file"])
     assert rows(delta.read("silver/customers")) == rows(history)

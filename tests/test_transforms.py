@@ -13,6 +13,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from assets.transforms import bronze, features, gold, silver
+from assets.silver.customers import SilverCustomer
+from assets.silver.orders import SilverOrderLine
+from assets.silver.products import SilverProduct
 from assets.transforms.rules import RULE, passed, quarantine_rows
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -51,6 +54,7 @@ def validate(spark, lines, existing=None, customers=("C0000001",), products=("P0
     exploded = silver.explode_order_lines(bronze.accepted(bronze_orders(spark, lines)))
     return silver.validate_order_lines(
         exploded,
+        SilverOrderLine,
         spark.createDataFrame([(c,) for c in customers], "customer_id string"),
         spark.createDataFrame([(p,) for p in products], "product_id string"),
         existing if existing is not None else spark.createDataFrame([], silver.EXISTING_ORDER_KEYS_SCHEMA),
@@ -115,6 +119,7 @@ def test_in_batch_duplicates_keep_the_earliest_landing(spark):
     exploded = silver.explode_order_lines(day1.unionByName(day2))
     checked = silver.validate_order_lines(
         exploded,
+        SilverOrderLine,
         spark.createDataFrame([("C0000001",)], "customer_id string"),
         spark.createDataFrame([("P00001",)], "product_id string"),
         spark.createDataFrame([], silver.EXISTING_ORDER_KEYS_SCHEMA),
@@ -158,7 +163,7 @@ def test_customer_history_is_scd2_in_update_order_even_when_records_land_late(sp
         ("C4", "Dee", "d@x.io", "1 Main St", "Oslo", "2206-01-01", "2026-01-01T08:00:00Z", "f", date(2026, 1, 1),
          datetime(2026, 1, 9)),
     ]
-    checked = silver.validate_customer_records(spark.createDataFrame(rows, CUSTOMER_COLS))
+    checked = silver.validate_customer_records(spark.createDataFrame(rows, CUSTOMER_COLS), SilverCustomer)
     assert sorted(r[RULE] for r in checked.collect() if r[RULE]) == [
         "duplicate_record", "invalid_email", "missing_customer_id", "missing_email", "signup_after_update",
     ]
@@ -193,7 +198,7 @@ def test_rebuilding_the_changed_customers_gives_what_a_full_rebuild_gives_them(s
     assert sorted(r.customer_id for r in ids.collect()) == ["C1", "C3", "O'Brien\\1"]
 
     def build(records):
-        checked = silver.validate_customer_records(records).cache()
+        checked = silver.validate_customer_records(records, SilverCustomer).cache()
         history = silver.customer_history(silver.mark_unchanged(passed(checked)))
         quarantine = quarantine_rows(checked, ["customer_id"], ["_landed_date", "_source_file"])
         return checked, history, quarantine
@@ -234,7 +239,7 @@ def test_products_keep_latest_version_and_quarantine_bad_rows(spark):
         ("P4", "Typo", "toys", "abc", "a", date(2026, 1, 1), None),
         ("P5", "Odd", "not_a_category", "1.00", "a", date(2026, 1, 1), None),  # outside the contract's domain
     ]
-    checked = silver.validate_product_records(spark.createDataFrame(rows, cols))
+    checked = silver.validate_product_records(spark.createDataFrame(rows, cols), SilverProduct)
     assert {(r.product_id, r[RULE]) for r in checked.collect() if r[RULE]} == {
         ("P2", "invalid_unit_price"), ("P3", "missing_category"), ("P4", "invalid_unit_price"),
         ("P5", "unknown_category"),
@@ -402,7 +407,6 @@ def test_json_lines_are_one_object_or_a_reject_with_their_text(spark):
 
 
 def test_hostile_values_are_quarantined_with_the_rule_they_break_and_passing_rows_meet_the_contract(spark):
-    from assets.quality.models import SilverOrderLine
     from assets.quality.results import pandera_check
 
     def item(**kw):
@@ -444,11 +448,14 @@ def test_hostile_values_are_quarantined_with_the_rule_they_break_and_passing_row
 
 
 def test_every_contract_check_has_a_row_rule():
-    from assets.quality import models
+    from assets.features import CustomerFeatures
+    from assets.gold.customer_lifetime_value import GoldCustomerLifetimeValue
+    from assets.gold.daily_sales import GoldDailySales
+    from assets.silver.quarantine import QuarantineRecord
     from assets.transforms.rules import contract_rules
 
-    for model in (models.SilverOrderLine, models.SilverCustomer, models.SilverProduct, models.GoldDailySales,
-                  models.GoldCustomerLifetimeValue, models.CustomerFeatures, models.QuarantineRecord):
+    for model in (SilverOrderLine, SilverCustomer, SilverProduct, GoldDailySales,
+                  GoldCustomerLifetimeValue, CustomerFeatures, QuarantineRecord):
         columns = list(model.to_schema().columns)
         rules = contract_rules(model, columns)
         assert len(rules) >= sum(not c.nullable for c in model.to_schema().columns.values()), model.__name__

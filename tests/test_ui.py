@@ -67,7 +67,7 @@ def test_a_passed_check_records_a_zero_failure_count_and_a_failed_one_its_sample
 
 
 def test_reconciliations_carry_expected_and_actual_as_numbers_beside_their_counts():
-    from assets.silver import _orders_reconcile
+    from assets.silver.orders import _orders_reconcile
 
     ok = _orders_reconcile(100, 90, 10).metadata
     assert (ok["expected"], ok["actual"], ok["failure_count"]) == (MetadataValue.int(100), MetadataValue.int(100),
@@ -92,28 +92,47 @@ def _schema(columns) -> T.StructType:
     return T.StructType([T.StructField(c, T.StringType()) for c in columns])
 
 
+def _tables_with_a_contract():
+    """(table module, contract) of every table the platform validates against a pandera model."""
+    from assets import features
+    from assets.gold import customer_lifetime_value, daily_sales
+    from assets.silver import customers, orders, products, quarantine
+
+    return [(orders, orders.SilverOrderLine), (customers, customers.SilverCustomer),
+            (products, products.SilverProduct), (daily_sales, daily_sales.GoldDailySales),
+            (customer_lifetime_value, customer_lifetime_value.GoldCustomerLifetimeValue),
+            (features, features.CustomerFeatures), (quarantine, quarantine.QuarantineRecord)]
+
+
 def test_every_column_of_every_table_with_a_model_is_described_from_the_model():
     from assets.metadata import column_schema
-    from assets.quality.models import TABLE_MODELS
+    from assets.silver import customers, orders, products
 
-    for table, model in TABLE_MODELS.items():
+    quarantines = [orders.QUARANTINE_COLUMNS, customers.QUARANTINE_COLUMNS, products.QUARANTINE_COLUMNS]
+    for module, model in _tables_with_a_contract():
         fields = model.to_schema().columns
-        described = {c.name: c.description for c in column_schema(_schema(list(fields)), table).columns}
-        for name, field in fields.items():
-            assert field.description, f"{model.__name__}.{name} has no description"
-            assert described[name].startswith(field.description), (table, name)
+        for columns in quarantines if model.__name__ == "QuarantineRecord" else [module.COLUMNS]:
+            described = {c.name: c.description for c in column_schema(_schema(list(fields)), columns).columns}
+            for name, field in fields.items():
+                assert field.description, f"{model.__name__}.{name} has no description"
+                assert described[name].startswith(field.description), (model.__name__, name)
 
 
 def test_declared_lineage_is_in_the_column_descriptions_and_in_a_markdown_table_on_the_write():
-    from assets.metadata import DECLARED_LINEAGE, write_metadata
-    from assets.quality.models import TABLE_MODELS
+    from assets.bronze import SOURCE_BY_NAME
+    from assets.gold import daily_sales
+    from assets.metadata import write_metadata
     from resources.delta import DeltaCommit
 
-    assert set(DECLARED_LINEAGE) == {"gold/daily_sales", "gold/customer_lifetime_value", "features/customer_features"}
-    for table, lineage in DECLARED_LINEAGE.items():
-        columns = list(TABLE_MODELS[table].to_schema().columns)
+    declaring = [(module, model) for module, model in _tables_with_a_contract() if hasattr(module, "LINEAGE")]
+    assert {m.__name__ for m, _ in declaring} == {
+        "assets.gold.daily_sales", "assets.gold.customer_lifetime_value", "assets.features"}
+    for module, model in declaring:
+        table, lineage = module.__name__, module.LINEAGE
+        columns = list(model.to_schema().columns)
         assert set(columns) == set(lineage), table  # every column declares its lineage
-        metadata = write_metadata(DeltaCommit(table, f"file:///t/{table}", 4, "WRITE"), _schema(columns), 10)
+        metadata = write_metadata(DeltaCommit(table, f"file:///t/{table}", 4, "WRITE"), _schema(columns), 10,
+                                  module.COLUMNS, lineage)
         descriptions = {c.name: c.description for c in metadata["dagster/column_schema"].columns}
         rows = metadata["column_lineage_table"].value.splitlines()
         assert rows[0] == "| Column | Source columns | Transformation |" and len(rows) == 2 + len(columns)
@@ -125,11 +144,13 @@ def test_declared_lineage_is_in_the_column_descriptions_and_in_a_markdown_table_
             assert all(source in descriptions[column] for source in sources), (table, column)
             assert "Lineage:" in descriptions[column]
     revenue = {c.name: c.description for c in write_metadata(
-        DeltaCommit("gold/daily_sales", "file:///t", 1, "WRITE"), _schema(["revenue"]), 1)["dagster/column_schema"].columns}
+        DeltaCommit("gold/daily_sales", "file:///t", 1, "WRITE"), _schema(["revenue"]), 1, daily_sales.COLUMNS,
+        daily_sales.LINEAGE)["dagster/column_schema"].columns}
     assert revenue["revenue"] == ("Revenue: sum of the line amounts. "
                                   "Lineage: from silver/orders.line_amount (aggregation: sum(line_amount)).")
     # a table without declared lineage gets descriptions but no lineage table
-    bronze = write_metadata(DeltaCommit("bronze/orders", "file:///t", 1, "WRITE"), _schema(["order_id", "_landed_date"]), 1)
+    bronze = write_metadata(DeltaCommit("bronze/orders", "file:///t", 1, "WRITE"), _schema(["order_id", "_landed_date"]), 1,
+                            SOURCE_BY_NAME["orders"].columns)
     assert "column_lineage_table" not in bronze
     assert [c.description for c in bronze["dagster/column_schema"].columns] == [
         "Order identifier as landed.", "Day the file landed (the partition)."]
@@ -162,7 +183,7 @@ def test_daily_refresh_is_every_asset_and_check_daily_partitioned_and_one_run_pe
     from assets.partitions import daily_partitions
 
     job = defs.resolve_job_def("daily_refresh")
-    assert job.partitions_def == daily_partitions
+    assert job.partitions_def == daily_partitions("2026-01-01")  # the settings' first day, no last day
     assert job.asset_layer.executable_asset_keys == defs.resolve_asset_graph().materializable_asset_keys
     assert len(job.asset_layer.asset_graph.asset_check_keys) == 29
     # the job's backfill policy, which a backfill launched from its page follows: a range is one run
@@ -248,7 +269,7 @@ def test_a_range_from_the_daily_refresh_job_is_one_run_and_from_the_asset_graph_
     assert _backfill_runs(True, days) == [("daily_refresh", every_asset, ("2026-01-02", "2026-01-04"))]
 
     runs = _backfill_runs(False, days)
-    last = daily_partitions.get_last_partition_key()
+    last = daily_partitions("2026-01-01").get_last_partition_key()
     assert {job for job, _, _ in runs} == {"__ASSET_JOB"} and len(runs) == 7
     bronze = frozenset(f"bronze/{p}{s}" for p in ("", "rejected_") for s in ("orders", "customers", "products"))
     assert runs[:3] == [

@@ -15,11 +15,19 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Type, Union
 
-from dagster import AssetCheckEvaluation, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+    PartitionsDefinition,
+)
 from pandera.pyspark import DataFrameModel
 from pyspark.sql import DataFrame
 
-from assets.partitions import between, daily_partitions
+from assets.partitions import between
 from assets.quality.results import pandera_check, unique_key_check
 
 
@@ -51,10 +59,10 @@ class TableCheck:
     partitioned: bool = False
     severity: AssetCheckSeverity = field(default=AssetCheckSeverity.ERROR)
 
-    @property
-    def spec(self) -> AssetCheckSpec:
+    def spec(self, partitions: Optional[PartitionsDefinition] = None) -> AssetCheckSpec:
+        """The check's spec; a partitioned check gets its table's ``partitions``."""
         return AssetCheckSpec(self.name, asset=self.asset, description=self.description, blocking=self.blocking,
-                              partitions_def=daily_partitions if self.partitioned else None)
+                              partitions_def=partitions if self.partitioned else None)
 
 
 def contract_checks(
@@ -87,8 +95,8 @@ def contract_checks(
     return checks
 
 
-def check_specs(checks: Sequence[TableCheck]) -> list[AssetCheckSpec]:
-    return [c.spec for c in checks]
+def check_specs(checks: Sequence[TableCheck], partitions: Optional[PartitionsDefinition] = None) -> list[AssetCheckSpec]:
+    return [c.spec(partitions) for c in checks]
 
 
 IN_STEP = "the frame the step wrote"

@@ -13,11 +13,8 @@ from datetime import date, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from assets.transforms.column_lineage import ColumnLineage, aggregated, identity, transformed
 from assets.transforms.gold import MONEY, RUNNING_MONEY, as_of_days, orders, so_far
 
-ORDERS = "silver/orders"
-CUSTOMERS = "silver/customers"
 
 
 def customers_as_of(history: DataFrame, as_of_dates: DataFrame) -> DataFrame:
@@ -172,19 +169,3 @@ def carry_forward_customer_features(
         *[F.sum(c).alias(c) for c in _SUMMED], F.max("_last").alias("_last")
     )
     return _features(changes, _dimension(history, start, end), start, end)
-
-
-_KNOWN = "orders placed and landed by the end of the as-of day"
-CUSTOMER_FEATURES_LINEAGE: ColumnLineage = {
-    "customer_id": identity(CUSTOMERS, "customer_id"),
-    "as_of_date": [],  # the partition's day, not an input column
-    "city": transformed(CUSTOMERS, "city", "valid_from", "valid_to", how="city of the version valid at the end of the day"),
-    "tenure_days": transformed(CUSTOMERS, "signup_date", how="datediff(as_of_date, signup_date)"),
-    "recency_days": aggregated(ORDERS, "order_date", how=f"datediff(as_of_date, max(order_date)) over {_KNOWN}"),
-    "frequency": aggregated(ORDERS, "order_id", how=f"count of {_KNOWN}"),
-    "monetary": aggregated(ORDERS, "line_amount", how=f"sum(line_amount) over {_KNOWN}"),
-    "spend_30d": aggregated(ORDERS, "line_amount", "order_date", how="sum(line_amount) of orders in the last 30 days"),
-    "spend_90d": aggregated(ORDERS, "line_amount", "order_date", how="sum(line_amount) of orders in the last 90 days"),
-    "average_basket": aggregated(ORDERS, "line_amount", "order_id", how="monetary / frequency"),
-    "_orders_version": [],  # the silver/orders Delta version the values are computed from, not an input column
-}

@@ -7,13 +7,9 @@ from datetime import date
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from assets.transforms.column_lineage import ColumnLineage, aggregated, identity, transformed
-
 MONEY = "decimal(18,2)"
 # Running sums of MONEY values before the final cast (what Spark's sum of decimal(18,2) gives).
 RUNNING_MONEY = "decimal(28,2)"
-ORDERS = "silver/orders"
-PRODUCTS = "silver/products"
 
 
 def daily_sales(order_lines: DataFrame, products: DataFrame) -> DataFrame:
@@ -29,17 +25,6 @@ def daily_sales(order_lines: DataFrame, products: DataFrame) -> DataFrame:
             F.countDistinct("customer_id").alias("customers"),
         )
     )
-
-
-DAILY_SALES_LINEAGE: ColumnLineage = {
-    "order_date": identity(ORDERS, "order_date"),
-    "category": transformed(PRODUCTS, "category", how="the line's product category, 'unknown' if none")
-    + transformed(ORDERS, "product_id", how="joined to products on product_id"),
-    "orders": aggregated(ORDERS, "order_id", how="count(distinct order_id)"),
-    "units": aggregated(ORDERS, "quantity", how="sum(quantity)"),
-    "revenue": aggregated(ORDERS, "line_amount", how="sum(line_amount)"),
-    "customers": aggregated(ORDERS, "customer_id", how="count(distinct customer_id)"),
-}
 
 
 def orders(order_lines: DataFrame) -> DataFrame:
@@ -151,15 +136,3 @@ def changed_lines(before: DataFrame, now: DataFrame) -> tuple[DataFrame, DataFra
     """
     before, now = before.select(*LINE_COLUMNS), now.select(*LINE_COLUMNS)
     return now.join(before, LINE_COLUMNS, "left_anti"), before.join(now, LINE_COLUMNS, "left_anti")
-
-
-CUSTOMER_LIFETIME_VALUE_LINEAGE: ColumnLineage = {
-    "as_of_date": [],  # the partition's day, not an input column
-    "customer_id": identity(ORDERS, "customer_id"),
-    "orders": aggregated(ORDERS, "order_id", how="count of orders placed up to the as-of day"),
-    "lifetime_revenue": aggregated(ORDERS, "line_amount", how="sum(line_amount) up to the as-of day"),
-    "first_order_date": aggregated(ORDERS, "order_date", how="min(order_date)"),
-    "last_order_date": aggregated(ORDERS, "order_date", how="max(order_date)"),
-    "average_order_value": aggregated(ORDERS, "line_amount", "order_id", how="sum(line_amount) / count(orders)"),
-    "_orders_version": [],  # the silver/orders Delta version the values are computed from, not an input column
-}

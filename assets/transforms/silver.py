@@ -10,7 +10,6 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from assets.quality.models import SilverCustomer, SilverOrderLine, SilverProduct
 from assets.transforms.rules import RULE, blank, contract_rules, first_failed_rule, mark_repeats, row_hash
 
 MONEY = "decimal(12,2)"
@@ -56,11 +55,13 @@ def explode_order_lines(bronze_orders: DataFrame) -> DataFrame:
 
 def validate_order_lines(
     lines: DataFrame,
+    contract: type,
     known_customer_ids: DataFrame,
     known_product_ids: DataFrame,
     existing_keys: DataFrame,
 ) -> DataFrame:
-    """Mark each order line with the first rule it breaks (``_rule``), or null.
+    """Mark each order line with the first rule it breaks (``_rule``), or null: the line rules
+    and the row rules of the table's pandera ``contract``.
 
     A line is a duplicate when the same (order_id, line_no) passed every other
     rule in an earlier-landed copy: earlier in this batch, or already in
@@ -96,7 +97,7 @@ def validate_order_lines(
                     ("unknown_customer", F.col("_customer_known").isNull()),
                     ("unknown_product", F.col("_product_known").isNull()),
                     # the table's contract, so a row that passes is a row the contract accepts
-                    *contract_rules(SilverOrderLine, lines.columns),
+                    *contract_rules(contract, lines.columns),
                 ]
             ),
         )
@@ -132,8 +133,8 @@ def conform_order_lines(valid_lines: DataFrame) -> DataFrame:
 CUSTOMER_ATTRIBUTES = ["name", "email", "address", "city", "signup_date"]
 
 
-def validate_customer_records(bronze_customers: DataFrame) -> DataFrame:
-    """Typed customer records marked with the first rule they break."""
+def validate_customer_records(bronze_customers: DataFrame, contract: type) -> DataFrame:
+    """Typed customer records marked with the first rule they break (the contract's row rules last)."""
     typed = bronze_customers.select(
         F.trim("customer_id").alias("customer_id"),
         "name",
@@ -156,7 +157,7 @@ def validate_customer_records(bronze_customers: DataFrame) -> DataFrame:
                 ("invalid_signup_date", F.col("signup_date").isNull()),
                 ("invalid_updated_at", F.col("updated_at").isNull()),
                 ("signup_after_update", F.col("signup_date") > F.to_date("updated_at")),
-                *contract_rules(SilverCustomer, typed.columns),
+                *contract_rules(contract, typed.columns),
             ]
         ),
     )
@@ -251,8 +252,8 @@ def customer_quarantine_slice(ids: list[str], days: list[str]) -> str:
 
 
 # -- products ----------------------------------------------------------------
-def validate_product_records(bronze_products: DataFrame) -> DataFrame:
-    """Typed product records marked with the first rule they break."""
+def validate_product_records(bronze_products: DataFrame, contract: type) -> DataFrame:
+    """Typed product records marked with the first rule they break (the contract's row rules last)."""
     typed = bronze_products.select(
         F.trim("product_id").alias("product_id"),
         "name",
@@ -269,7 +270,7 @@ def validate_product_records(bronze_products: DataFrame) -> DataFrame:
                 ("missing_product_id", blank("product_id")),
                 ("missing_category", blank("category")),
                 ("invalid_unit_price", F.col("unit_price").isNull() | (F.col("unit_price") < 0)),
-                *contract_rules(SilverProduct, typed.columns),
+                *contract_rules(contract, typed.columns),
             ]
         ),
     )
