@@ -8,9 +8,10 @@ docs/deployment.md ("delta-rs through dagster-deltalake") has the failing exampl
 """
 
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
 from assets.automation import on_upstream_change
+from assets.gold import DAILY_SALES
 from assets.lineage import emits_lineage
 from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
 from assets.partitions import single_run
@@ -30,7 +31,7 @@ COLUMNS = {
 
 @asset(
     key=["reports", "category_sales_summary"],
-    deps=[AssetKey(["gold", "daily_sales"])],
+    deps=[DAILY_SALES],
     group_name="reports",
     kinds={"pandas", "delta"},
     owners=OWNERS,

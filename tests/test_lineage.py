@@ -389,7 +389,7 @@ def test_run_facets_link_to_the_dagster_run_and_partition_window(lakehouse, even
     assert check["nominalTime"]["nominalStartTime"] == "2026-01-01T00:00:00+00:00"
     assert gold["processing_engine"]["name"] == "spark"
     location = jobs["gold/daily_sales"][0]["job"]["facets"]["sourceCodeLocation"]
-    assert location["path"] == "assets/gold.py" and location["url"].endswith("/assets/gold.py")
+    assert location["path"] == "assets/gold/daily_sales.py" and location["url"].endswith("/assets/gold/daily_sales.py")
 
 
 @pytest.mark.slow

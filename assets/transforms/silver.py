@@ -210,7 +210,7 @@ def customer_history(versions: DataFrame) -> DataFrame:
     return history.select(*columns).withColumn("_row_hash", row_hash(columns))
 
 
-# An incremental rebuild (assets/silver.py) recomputes only the customers whose bronze records
+# An incremental rebuild (assets/silver/customers.py) recomputes only the customers whose bronze records
 # changed. Everything above is per customer (the windows, the duplicate rule, the history), so
 # rebuilding a customer from all of their records gives exactly the rows a full rebuild gives for
 # them; records without a customer id only ever break ``missing_customer_id``, a rule of the
