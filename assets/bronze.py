@@ -40,7 +40,7 @@ from pyspark.sql import types as T
 
 from assets.lineage import emits_lineage
 from assets.metadata import per_day, table_of, write_metadata
-from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
+from assets.ownership import catalog
 from assets.partitions import partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, evaluate
 from assets.quality import schema_drift as sd
@@ -54,7 +54,6 @@ from resources.landing import LandedFile, LandingZoneResource, spark_path
 from resources.landing_schemas import FileFields, LandingSchemaHistory
 from resources.lineage import LineageResource
 
-GROUP = "bronze"
 DRIFT_CHECK = "no_schema_drift"
 INGESTION_FIELDS = [
     T.StructField("_source_file", T.StringType()),
@@ -365,15 +364,9 @@ def _bronze_asset(source: LandedSource, partitions: PartitionsDefinition) -> Ass
     @multi_asset(
         name=source.step,
         specs=[
-            AssetSpec(source.key, group_name=GROUP, description=source.description, kinds={"spark", "delta"},
-                      owners=OWNERS, tags=tags(GROUP, source.name), freshness_policy=DAILY_FRESHNESS),
-            AssetSpec(
-                source.rejects_key,
-                group_name=GROUP,
-                description=f"Landed {source.name} lines that could not be parsed: raw text and reason.",
-                kinds={"spark", "delta"},
-                owners=OWNERS, tags=tags(GROUP, source.name), freshness_policy=DAILY_FRESHNESS,
-            ),
+            AssetSpec(source.key, description=source.description, **catalog("bronze", source.name)),
+            AssetSpec(source.rejects_key, **catalog("bronze", source.name),
+                      description=f"Landed {source.name} lines that could not be parsed: raw text and reason."),
         ],
         check_specs=check_specs(checks, partitions),
         partitions_def=partitions,

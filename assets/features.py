@@ -28,7 +28,7 @@ from assets import carry_forward as cf
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days, table_of
-from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
+from assets.ownership import catalog
 from assets.partitions import history_up_to_day, partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
 from assets.quality.models import TOTAL, described
@@ -193,11 +193,7 @@ def customer_features_asset(partitions: PartitionsDefinition) -> AssetsDefinitio
         key=CUSTOMER_FEATURES,
         check_specs=check_specs(CHECKS, partitions),
         deps=[AssetDep(SILVER_ORDERS, partition_mapping=history_up_to_day), SILVER_CUSTOMERS],
-        group_name="features",
-        kinds={"spark", "delta"},
-        owners=OWNERS,
-        tags=tags("features", "customers"),
-        freshness_policy=DAILY_FRESHNESS,
+        **catalog("features", "customers"),
         partitions_def=partitions,
         backfill_policy=single_run,
         automation_condition=on_upstream_change(SILVER_CUSTOMERS),

@@ -1,7 +1,6 @@
 """Who owns each table, how it is tagged, and how fresh it must be: the same for every asset.
 
-Every asset declares ``owners=OWNERS``, ``tags=tags(layer, domain)`` and
-``freshness_policy=DAILY_FRESHNESS``; the UI shows them on the asset's page and in the catalog
+Every asset declares them through ``catalog(layer, domain)`` (with its group and kinds); the UI shows them on the asset's page and in the catalog
 (filter by owner or tag), and the freshness daemon (part of ``dagster dev`` and ``make daemon``)
 marks a table WARN, then FAIL, when its last materialization grows older than the windows.
 """
@@ -9,6 +8,7 @@ marks a table WARN, then FAIL, when its last materialization grows older than th
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from dagster import FreshnessPolicy
 
@@ -23,3 +23,9 @@ DAILY_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=26), w
 def tags(layer: str, domain: str) -> dict[str, str]:
     """The asset's tags: its medallion layer and its business domain."""
     return {"layer": layer, "domain": domain}
+
+
+def catalog(layer: str, domain: str, kinds: tuple[str, ...] = ("spark", "delta")) -> dict[str, Any]:
+    """What every table's asset declares: its group (the layer), kinds, owners, tags and freshness."""
+    return {"group_name": layer, "kinds": set(kinds), "owners": OWNERS, "tags": tags(layer, domain),
+            "freshness_policy": DAILY_FRESHNESS}

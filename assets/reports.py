@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Tab
 from assets.automation import on_upstream_change
 from assets.gold import DAILY_SALES
 from assets.lineage import emits_lineage
-from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
+from assets.ownership import catalog
 from assets.partitions import single_run
 from resources.delta import DeltaLakeResource
 from resources.lineage import LineageResource
@@ -32,11 +32,7 @@ COLUMNS = {
 @asset(
     key=["reports", "category_sales_summary"],
     deps=[DAILY_SALES],
-    group_name="reports",
-    kinds={"pandas", "delta"},
-    owners=OWNERS,
-    tags=tags("reports", "sales"),
-    freshness_policy=DAILY_FRESHNESS,
+    **catalog("reports", "sales", kinds=("pandas", "delta")),
     backfill_policy=single_run,
     automation_condition=on_upstream_change(),
 )

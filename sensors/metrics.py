@@ -19,7 +19,6 @@ from datetime import date
 from typing import Any, Optional, Sequence
 
 from dagster import (
-    AssetKey,
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
@@ -32,8 +31,6 @@ from dagster import (
     run_status_sensor,
     sensor,
 )
-# Private but unavoidable: dagster 1.13 has no public name for a partition-range run's tags.
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from resources.delta import DeltaLakeResource
 from resources.ingestion_log import IngestionLogResource

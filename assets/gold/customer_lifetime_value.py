@@ -26,7 +26,7 @@ from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import table_of
 from assets.metadata import replace_days
-from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
+from assets.ownership import catalog
 from assets.partitions import between, history_up_to_day_and_late, partition_dates, single_run
 from assets.quality.checks import Tables, check_specs, contract_checks, evaluate
 from assets.quality.models import TOTAL, described
@@ -142,11 +142,7 @@ def customer_lifetime_value_asset(partitions: PartitionsDefinition) -> AssetsDef
         key=CLV,
         check_specs=check_specs(CHECKS, partitions),
         deps=[AssetDep(SILVER_ORDERS, partition_mapping=history_up_to_day_and_late)],
-        group_name="gold",
-        kinds={"spark", "delta"},
-        owners=OWNERS,
-        tags=tags("gold", "customers"),
-        freshness_policy=DAILY_FRESHNESS,
+        **catalog("gold", "customers"),
         partitions_def=partitions,
         backfill_policy=single_run,
         automation_condition=on_upstream_change(),

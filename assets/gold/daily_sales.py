@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from assets.automation import on_upstream_change
 from assets.lineage import emits_lineage
 from assets.metadata import replace_days, table_of
-from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
+from assets.ownership import catalog
 from assets.partitions import between, landed_by_then_and_late, partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
 from assets.quality.models import PRODUCT_CATEGORIES, TOTAL, described
@@ -118,11 +118,7 @@ def daily_sales_asset(partitions: PartitionsDefinition) -> AssetsDefinition:
         key=DAILY_SALES,
         check_specs=check_specs(CHECKS, partitions),
         deps=[AssetDep(SILVER_ORDERS, partition_mapping=landed_by_then_and_late), SILVER_PRODUCTS],
-        group_name="gold",
-        kinds={"spark", "delta"},
-        owners=OWNERS,
-        tags=tags("gold", "sales"),
-        freshness_policy=DAILY_FRESHNESS,
+        **catalog("gold", "sales"),
         partitions_def=partitions,
         backfill_policy=single_run,
         automation_condition=on_upstream_change(SILVER_PRODUCTS),

@@ -26,7 +26,7 @@ from assets.lineage import emits_lineage
 from assets.metadata import per_day, write_metadata
 from assets.partitions import between, partition_dates, single_run
 from assets.quality.checks import Tables, TableCheck, check_specs, contract_checks, evaluate
-from assets.quality.models import CHANNELS, CURRENCY_CODE, INGESTION_COLUMNS, MONEY, described
+from assets.quality.models import CHANNELS, CURRENCY_CODE, MONEY, described
 from assets.quality.results import check_result, pandera_check, reconcile_result, sample_keys, unique_key_check
 from assets.silver.customers import SILVER_CUSTOMERS
 from assets.silver.products import SILVER_PRODUCTS

@@ -1,11 +1,9 @@
 """silver/products and silver/quarantine_products: the product catalogue, latest version of each
 product (type 1). Transforms: ``assets/transforms/silver.py``."""
 
-from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, multi_asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, multi_asset
 import pyspark.sql.types as T
 from pandera.pyspark import DataFrameModel, Field
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from assets.bronze import BRONZE_PRODUCTS
 from assets.lineage import emits_lineage

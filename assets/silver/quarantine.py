@@ -11,14 +11,11 @@ from pyspark.sql import functions as F
 import pyspark.sql.types as T
 
 from assets.automation import on_upstream_change
-from assets.ownership import DAILY_FRESHNESS, OWNERS, tags
+from assets.ownership import catalog
 from assets.quality.checks import Tables
 from assets.quality.models import INGESTION_COLUMNS, described
 from assets.quality.results import reconcile_result
 from assets.transforms.rules import RULE
-
-GROUP = "silver"
-KINDS = {"spark", "delta"}
 
 
 class QuarantineRecord(DataFrameModel):
@@ -51,18 +48,15 @@ def with_quarantine(
     so the quarantine depends on them too), whose updates alone do not re-run it.
     """
     automation = on_upstream_change(*deps[1:])
-    ownership = {"owners": OWNERS, "tags": tags(GROUP, domain), "freshness_policy": DAILY_FRESHNESS}
     return [
-        AssetSpec(key, group_name=GROUP, kinds=KINDS, deps=deps, description=description,
-                  automation_condition=automation, **ownership),
+        AssetSpec(key, deps=deps, description=description, automation_condition=automation,
+                  **catalog("silver", domain)),
         AssetSpec(
             quarantine,
-            group_name=GROUP,
-            kinds=KINDS,
             deps=deps,
             description=f"Records for {key.to_user_string()} that broke a rule: the rule and the record as JSON.",
             automation_condition=automation,
-            **ownership,
+            **catalog("silver", domain),
         ),
     ]
 
