@@ -37,6 +37,7 @@ def failed_by_pandera(model, df) -> set[tuple[str, str]]:
             for category in errors.values() for entries in category.values() for e in entries}
 
 
+@pytest.mark.slow  # pandera's reference validation is a Spark job per rule (about 20 s)
 def test_one_pass_counts_every_rule_pandera_finds(spark):
     df = spark.createDataFrame([
         line(),
