@@ -131,3 +131,51 @@ def test_a_bad_webhook_url_is_named_without_its_value(tmp_path):
     assert "LAKEHOUSE_ALERT_WEBHOOK_URL must be an http:// or https:// URL (its value is not shown)" in found
     assert "LAKEHOUSE_PUSHGATEWAY_URL must be a http:// or https://host:port URL, got 'pushgateway:9091'" in found
     assert not any("secret-token" in p for p in found)
+
+
+IMPORT_EVERYTHING = r"""
+import importlib, os, pkgutil, sys
+
+ROOT = os.getcwd()
+
+class Recording(type(os.environ)):
+    read = set()
+    def __getitem__(self, key):
+        frame = sys._getframe(1)
+        while frame.f_code.co_filename.endswith(("_collections_abc.py", "os.py", " _collections_abc>", " os>")):  # .get()
+            frame = frame.f_back
+        name = frame.f_code.co_filename
+        if name.startswith(ROOT) and "site-packages" not in name:  # the platform's code, not a library's
+            Recording.read.add(key)
+        return super().__getitem__(key)
+
+recording = Recording(os.environ._data, os.environ.encodekey, os.environ.decodekey,
+                      os.environ.encodevalue, os.environ.decodevalue)
+os.environ = recording
+for package in ("assets", "resources", "sensors"):
+    root = importlib.import_module(package)
+    for module in pkgutil.walk_packages(root.__path__, package + "."):
+        importlib.import_module(module.name)
+spec = importlib.util.spec_from_file_location("definitions", "platform/definitions.py")
+definitions = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(definitions)
+ours = sorted(k for k in Recording.read if k.startswith(("LAKEHOUSE_", "OPENLINEAGE", "AWS_", "DAGSTER_PG")))
+print(",".join(ours))
+"""
+
+
+def test_no_import_reads_the_platform_settings_from_the_environment(tmp_path):
+    """Settings flow in through ``build_definitions(settings)``: importing every module of the
+    platform, the Definitions module included, reads none of its variables from the platform's
+    own code (``os.environ[...]`` and ``.get`` both go through the recording ``__getitem__``)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    env = {"PATH": "/usr/bin:/bin", "LAKEHOUSE_START_DATE": "not a date", "LAKEHOUSE_ENV": "no such env",
+           "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", IMPORT_EVERYTHING], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1:] in ([""], []), done.stdout
