@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dagster import Definitions, MaterializeResult, in_process_executor, multi_asset
 
+from assets.partitions import daily_partitions
 from assets.refresh import build_daily_refresh_job
 from conftest import load_platform_definitions
 from resources.settings import LakehouseSettings
@@ -26,7 +27,8 @@ def _stub(assets_def):
 
 
 # nothing is written under root: the stubs use no resource
-_platform = load_platform_definitions().build_definitions(LakehouseSettings(
-    env="ci", root=str(Path(tempfile.gettempdir()) / "backfill-stubs"), start_date="2026-01-01"))
-defs = Definitions(assets=[_stub(a) for a in _platform.assets], jobs=[build_daily_refresh_job()],
+_settings = LakehouseSettings(env="ci", root=str(Path(tempfile.gettempdir()) / "backfill-stubs"), start_date="2026-01-01")
+_platform = load_platform_definitions().build_definitions(_settings)
+defs = Definitions(assets=[_stub(a) for a in _platform.assets],
+                   jobs=[build_daily_refresh_job(daily_partitions(_settings.start_date, _settings.end_date))],
                    executor=in_process_executor)
