@@ -378,7 +378,10 @@ def _random_history(spark, seed):
                                            "valid_to timestamp, is_current boolean"))
 
 
-@pytest.mark.parametrize("first_day, last_day", [(20, 20), (95, 95), (10, 130), (1, 240)])
+# One range in the fast tier; the single days and the mid-history range in the full suite.
+@pytest.mark.parametrize("first_day, last_day", [
+    pytest.param(20, 20, marks=pytest.mark.slow), pytest.param(95, 95, marks=pytest.mark.slow),
+    pytest.param(10, 130, marks=pytest.mark.slow), (1, 240)])
 def test_running_totals_match_the_definitions_for_any_range(spark, first_day, last_day):
     lines, history = _random_history(spark, seed=first_day * 1000 + last_day)
     start, end = date(2025, 12, 31) + timedelta(days=first_day), date(2025, 12, 31) + timedelta(days=last_day)
